@@ -80,6 +80,14 @@ UNCHANGED_BY_STOP = (
     "started_at",
     "metadata",
 )
+# Every field the docs define for a Work item (api-reference.md §3.1).
+DOCUMENTED_FIELDS = (
+    *UNCHANGED_BY_STOP,
+    "state",
+    "latest_heartbeat_at",
+    "stop_requested_at",
+    "stopped_at",
+)
 TIMESTAMP_FIELDS = (
     "created_at",
     "acknowledged_at",

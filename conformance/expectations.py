@@ -1,0 +1,96 @@
+"""Expectations shared by the Stop cases: what every success and every error answer must look like.
+
+Each helper states its expectations through the case's Checker under the requirement they rest on, so the same
+rule is judged the same way in every case that meets it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from conformance import schemas, tables
+from conformance.checks import MISSING, Checker, field_value, parse_timestamp
+
+
+def body_of(response: httpx.Response) -> Any:
+    """The parsed JSON body, or MISSING when the body is not JSON (the checks then say 'absent')."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return MISSING
+
+
+def is_json_media_type(response: httpx.Response) -> bool:
+    """application/json, optionally with parameters such as charset (RFC 8259 defines no charset, but allows it)."""
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json"
+
+
+def expect_work_item(check: Checker, response: httpx.Response) -> Any:
+    """A successful stop: 200, a JSON media type, a valid Work item. Returns the body for further checks."""
+    check.equal("STOP-RESP-OK", "response status", 200, response.status_code)
+    check.that(
+        "STOP-RESP-JSON",
+        is_json_media_type(response),
+        "response Content-Type",
+        "application/json",
+        response.headers.get("content-type", MISSING),
+    )
+    body = body_of(response)
+    problems = schemas.validate("work-item", body) if body is not MISSING else ["body is not JSON"]
+    check.that("STOP-RESP-SCHEMA", not problems, "Work item schema", "a valid Work item", "; ".join(problems))
+    return body
+
+
+def expect_error(check: Checker, requirement: str, response: httpx.Response) -> None:
+    """An error answer: the row's status and error.type, the documented envelope, a JSON media type."""
+    row = tables.ERRORS[requirement]
+    check.equal(requirement, "response status", row.status, response.status_code)
+    body = body_of(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    observed_type = error.get("type", MISSING) if isinstance(error, dict) else MISSING
+    check.equal(requirement, "error.type", row.type, observed_type)
+    problems = schemas.validate("error", body) if body is not MISSING else ["body is not JSON"]
+    check.that(
+        "STOP-ERR-ENVELOPE",
+        not problems,
+        "error envelope schema",
+        "a valid error envelope",
+        "; ".join(problems),
+    )
+    check.that(
+        "STOP-ERR-ENVELOPE",
+        is_json_media_type(response),
+        "error response Content-Type",
+        "application/json",
+        response.headers.get("content-type", MISSING),
+    )
+
+
+def expect_fields_unchanged(
+    check: Checker, requirement: str, before: dict, after: Any, fields: tuple[str, ...], where: str
+) -> None:
+    """Each field of `after` equals `before` (timestamps compared as instants)."""
+    for name in fields:
+        check.equal(requirement, f"{where}{name} (unchanged)", before.get(name, MISSING), field_value(after, name))
+
+
+def expect_untouched(check: Checker, requirement: str, api: Any, item: dict) -> None:
+    """After a refused request, a GET shows the item exactly as it was provisioned: an error changes nothing."""
+    response = api.get(item["environment_id"], item["id"])
+    check.equal(requirement, "GET after the refused request: status", 200, response.status_code)
+    expect_fields_unchanged(
+        check,
+        requirement,
+        item,
+        body_of(response),
+        (*tables.UNCHANGED_BY_STOP, "state", "stop_requested_at", "stopped_at"),
+        "GET after the refused request: ",
+    )
+
+
+def expect_timestamp(check: Checker, requirement: str, what: str, value: Any) -> None:
+    check.that(requirement, parse_timestamp(value) is not None, what, "an RFC 3339 timestamp", value)
