@@ -1,0 +1,324 @@
+"""The HTTP layer: routes, authentication, input parsing, and the mapping of outcomes to status codes.
+
+No state rule lives here: each handler authenticates, resolves the environment, parses its input (inputs.py) and
+calls one store method. Every failure becomes the documented error envelope with `Content-Type: application/json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from qoder_emulator import inputs, machine, store
+from qoder_emulator.config import Environment, Principal
+from qoder_emulator.faults import Overrides
+from qoder_emulator.inputs import MAX_BODY_BYTES, InvalidInput
+from qoder_emulator.machine import STATES, WorkItem
+
+API_PREFIX = "/api/v1/cloud"
+HOOK_PATH = "/_emulator/hook"
+DEFAULT_RECLAIM_OLDER_THAN_MS = 5000
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100
+_LONG_POLL_TICK_SECONDS = 0.01
+log = logging.getLogger("qoder_emulator")
+
+# exception class -> (HTTP status, error.type)
+ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
+    InvalidInput: (400, "invalid_request_error"),
+    store.NotSelfHosted: (400, "invalid_request_error"),
+    store.Unauthenticated: (401, "authentication_error"),
+    store.Forbidden: (403, "permission_error"),
+    store.EnvironmentNotFound: (404, "not_found_error"),
+    store.WorkItemNotFound: (404, "not_found_error"),
+    store.AgentNotFound: (404, "not_found_error"),
+    machine.Conflict: (409, "invalid_request_error"),  # the work pages, not conventions/errors' conflict_error
+    machine.PreconditionFailed: (412, "precondition_failed_error"),
+}
+
+
+def error_response(status: int, error_type: str, message: str, param: str | None = None) -> JSONResponse:
+    error: dict[str, str] = {"type": error_type, "message": message}
+    if param is not None:
+        error["param"] = param
+    return JSONResponse({"type": "error", "error": error}, status_code=status)
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The PAT from `Authorization: Bearer <PAT>` (scheme case-insensitive), else None."""
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class LatencyMiddleware:
+    """Adds a fixed delay to every response without blocking the event loop."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.seconds > 0:
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _endpoint(handler: Handler) -> Handler:
+    """Maps every failure of a handler to the error envelope; nothing escapes as a 500 with a stack trace."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except tuple(ERROR_STATUS) as error:
+            status, error_type = next(v for k, v in ERROR_STATUS.items() if isinstance(error, k))
+            return error_response(status, error_type, error.message, getattr(error, "param", None))  # type: ignore[attr-defined]
+        except Exception:  # pragma: no cover - an emulator bug; say so in the documented envelope
+            log.exception("internal error in %s %s", request.method, request.url.path)
+            return error_response(500, "api_error", "Internal server error")
+
+    run.__name__ = handler.__name__
+    return run
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refusing (after draining, so the client can read the answer) anything over 32 MB."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        elif size > 2 * MAX_BODY_BYTES:
+            break  # stop draining a runaway upload; the connection will be closed
+    if size > MAX_BODY_BYTES:
+        raise InvalidInput("Request body exceeds the 32 MB limit")
+    return b"".join(chunks)
+
+
+class WorkApi:
+    """The handlers, bound to one store."""
+
+    def __init__(self, work_store: store.Store, overrides: Overrides) -> None:
+        self.store = work_store
+        self.dialect = work_store.dialect
+        self._bearer_token = overrides.pick("app.bearer_token", bearer_token)
+        self._stop_force = overrides.pick("app.stop_force", inputs.stop_force)
+
+    # ---------------------------------------------------------------------------------------------- helpers
+
+    def principal(self, request: Request) -> Principal:
+        token = self._bearer_token(request.headers)
+        if token is None and "x-api-key" in request.headers:
+            raise store.Unauthenticated("x-api-key is not supported; use Authorization: Bearer <PAT>")
+        return self.store.authenticate(token)
+
+    def environment(self, request: Request, *, self_hosted: bool = True) -> Environment:
+        """Authentication first, then the environment in the path."""
+        principal = self.principal(request)
+        return self.store.environment_for(principal, request.path_params["environment_id"], self_hosted=self_hosted)
+
+    async def json_body(self, request: Request) -> Any:
+        return inputs.parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
+
+    def item_json(self, item: WorkItem) -> dict[str, Any]:
+        body = machine.to_json(item)
+        if self.dialect.extra_response_fields == "on":
+            body["secret"] = None
+        return body
+
+    @staticmethod
+    def worker_id(request: Request) -> str | None:
+        return request.headers.get("worker-id") or None
+
+    # ---------------------------------------------------------------------------------------------- work routes
+
+    async def list_work(self, request: Request) -> Response:
+        environment = self.environment(request)
+        query = request.query_params
+        limit = inputs.query_integer(query, "limit", minimum=1, message="limit is not a positive integer")
+        limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        cursors = {name: query[name] for name in ("page", "before_id", "after_id") if query.get(name)}
+        if len(cursors) > 1:
+            raise InvalidInput("More than one of page, before_id, and after_id was provided")
+        items = self.store.items_of(environment.id)
+        if "before_id" in cursors:
+            earlier = [i for i in items if i.id < cursors["before_id"]]
+            page, has_more = earlier[-limit:], len(earlier) > limit
+        else:
+            after = cursors.get("after_id") or cursors.get("page")
+            later = [i for i in items if after is None or i.id > after]
+            page, has_more = later[:limit], len(later) > limit
+        first_id = page[0].id if page else None
+        last_id = page[-1].id if page else None
+        return JSONResponse(
+            {
+                "data": [self.item_json(i) for i in page],
+                "first_id": first_id,
+                "last_id": last_id,
+                "has_more": has_more,
+                "next_page": last_id if has_more else None,
+            }
+        )
+
+    async def poll(self, request: Request) -> Response:
+        environment = self.environment(request)
+        query = request.query_params
+        block_ms = inputs.query_integer(
+            query, "block_ms", minimum=1, maximum=999, message="block_ms is not an integer between 1 and 999"
+        )
+        reclaim = inputs.query_integer(
+            query, "reclaim_older_than_ms", minimum=0, message="reclaim_older_than_ms is not a non-negative integer"
+        )
+        reclaim = DEFAULT_RECLAIM_OLDER_THAN_MS if reclaim is None else reclaim
+        worker_id = self.worker_id(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (block_ms or 0) / 1000
+        while True:
+            item = self.store.poll(environment.id, worker_id=worker_id, reclaim_older_than_ms=reclaim)
+            remaining = deadline - loop.time()
+            if item is not None or remaining <= 0:
+                break
+            await asyncio.sleep(min(_LONG_POLL_TICK_SECONDS, remaining))
+        return JSONResponse(None if item is None else self.item_json(item))
+
+    async def stats(self, request: Request) -> Response:
+        environment = self.environment(request)
+        return JSONResponse(self.store.stats(environment.id))
+
+    async def get_work(self, request: Request) -> Response:
+        environment = self.environment(request)
+        return JSONResponse(self.item_json(self.store.get(environment.id, request.path_params["work_id"])))
+
+    async def update_metadata(self, request: Request) -> Response:
+        environment = self.environment(request)
+        body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("metadata",))
+        patch = inputs.metadata_patch(body)
+        item = self.store.update_metadata(environment.id, request.path_params["work_id"], patch)
+        return JSONResponse(self.item_json(item))
+
+    async def ack(self, request: Request) -> Response:
+        """No body is documented; whatever is sent (the SDK sends {}) is ignored."""
+        environment = self.environment(request)
+        item = self.store.ack(environment.id, request.path_params["work_id"], worker_id=self.worker_id(request))
+        return JSONResponse(self.item_json(item))
+
+    async def heartbeat(self, request: Request) -> Response:
+        """Parameters are query parameters; a body, if any, is ignored."""
+        environment = self.environment(request)
+        query = request.query_params
+        ttl = inputs.query_integer(
+            query, "desired_ttl_seconds", minimum=1, message="desired_ttl_seconds is not a positive integer"
+        )
+        expected = inputs.expected_last_heartbeat(query)
+        _, outcome = self.store.heartbeat(
+            environment.id, request.path_params["work_id"], expected_last_heartbeat=expected, desired_ttl_seconds=ttl
+        )
+        return JSONResponse(machine.heartbeat_to_json(outcome))
+
+    async def stop(self, request: Request) -> Response:
+        environment = self.environment(request)
+        body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("force",))
+        force = self._stop_force(body, self.dialect)
+        item = self.store.stop(environment.id, request.path_params["work_id"], force=force)
+        return JSONResponse(self.item_json(item))
+
+    # ---------------------------------------------------------------------------------------------- sessions, hook
+
+    async def create_session(self, request: Request) -> Response:
+        """POST /sessions: the documented way a work item comes to exist (api-reference §2)."""
+        principal = self.principal(request)
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise InvalidInput("Request body must be a JSON object")
+        agent = body.get("agent")
+        agent_id = agent.get("id") if isinstance(agent, dict) else agent
+        if not isinstance(agent_id, str) or not agent_id:
+            raise InvalidInput("Missing required field: agent", param="agent")
+        environment_id = body.get("environment_id")
+        if not isinstance(environment_id, str) or not environment_id:
+            raise InvalidInput("Missing required field: environment_id", param="environment_id")
+        metadata = inputs.string_metadata(body.get("metadata"))
+        environment = self.store.environment_for(principal, environment_id, self_hosted=False)
+        session, _ = self.store.create_session(environment, agent_id, metadata)
+        stamp = machine.format_timestamp(session.created_at)
+        return JSONResponse(
+            {
+                "id": session.id,
+                "type": "session",
+                "agent": {"type": "agent", "id": session.agent_id, "version": 1},
+                "environment_id": session.environment_id,
+                "title": body.get("title") if isinstance(body.get("title"), str) else None,
+                "metadata": dict(session.metadata),
+                "status": "idle",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "archived_at": None,
+            },
+            status_code=201,
+        )
+
+    async def hook(self, request: Request) -> Response:
+        """The provider-state hook of interface.md: a NEW item in the requested state."""
+        principal = self.principal(request)
+        body = await self.json_body(request)
+        if not isinstance(body, dict):
+            raise InvalidInput("Request body must be a JSON object")
+        state = body.get("state")
+        if state not in STATES:
+            raise InvalidInput(f"state must be one of {', '.join(STATES)}", param="state")
+        environment_id = body.get("environment_id")
+        if not isinstance(environment_id, str) or not environment_id:
+            raise InvalidInput("Missing required field: environment_id", param="environment_id")
+        metadata = inputs.string_metadata(body.get("metadata"))
+        environment = self.store.environment_for(principal, environment_id)
+        return JSONResponse(self.item_json(self.store.provision(environment, state, metadata)), status_code=201)
+
+    # ---------------------------------------------------------------------------------------------- routing
+
+    def routes(self) -> list[Route]:
+        work = API_PREFIX + "/environments/{environment_id}/work"
+        item = work + "/{work_id}"
+        table: list[tuple[str, str, Handler]] = [
+            (work, "GET", self.list_work),
+            (work + "/poll", "GET", self.poll),  # literal segments before /work/{work_id}
+            (work + "/stats", "GET", self.stats),
+            (item, "GET", self.get_work),
+            (item, "POST", self.update_metadata),
+            (item + "/ack", "POST", self.ack),
+            (item + "/heartbeat", "POST", self.heartbeat),
+            (item + "/stop", "POST", self.stop),
+            (API_PREFIX + "/sessions", "POST", self.create_session),
+            (HOOK_PATH, "POST", self.hook),
+        ]
+        return [Route(path, _endpoint(handler), methods=[method]) for path, method, handler in table]
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    status = getattr(error, "status_code", 500)
+    if status == 404:
+        return error_response(404, "not_found_error", "Not found")
+    if status == 405:
+        return error_response(405, "invalid_request_error", f"Method {request.method} not allowed")
+    return error_response(status, "invalid_request_error" if status < 500 else "api_error", str(error))
+
+
+def build_app(work_store: store.Store, *, overrides: Overrides | None = None, latency_ms: int = 0) -> ASGIApp:
+    api = WorkApi(work_store, overrides or Overrides())
+    app = Starlette(routes=api.routes(), exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False  # a redirect would be a response without the JSON envelope
+    app.state.store = work_store
+    return LatencyMiddleware(app, latency_ms / 1000) if latency_ms > 0 else app

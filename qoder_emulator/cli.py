@@ -1,0 +1,113 @@
+"""`qoder-emulator`: serve the emulator until Ctrl-C, or print the QODER_* variables that point the suite at it.
+
+Start-up problems (bad config file, unknown fault or dialect, port in use) are one clear line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+
+from qoder_emulator import dialects, faults
+from qoder_emulator.app import API_PREFIX
+from qoder_emulator.config import ConfigError
+from qoder_emulator.launch import Assembly, bind, origin
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qoder-emulator",
+        description="A local server of the Qoder self-hosted work API (for the conformance suite and SDK work).",
+    )
+    parser.add_argument("--port", type=int, required=True, help="TCP port (0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with principals, environments and agents")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="N", help="add N ms to every response")
+    parser.add_argument("--print-env", action="store_true", help="print the QODER_* export lines and exit")
+    parser.add_argument(
+        "--dialect",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="choose behaviour where the docs are silent (see --list-dialects)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="turn on a deliberate deviation (see --list-faults)",
+    )
+    parser.add_argument("--list-faults", action="store_true", help="list the known faults and exit")
+    parser.add_argument("--list-dialects", action="store_true", help="list the dialect choices and exit")
+    return parser
+
+
+def _export_lines(settings: dict[str, str]) -> str:
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in settings.items())
+
+
+def _list_dialects() -> str:
+    lines = []
+    for choice in dialects.CHOICES:
+        values = " | ".join(f"{v}{' (default)' if v == choice.default else ''}" for v in choice.values)
+        lines.append(f"{choice.name}: {values}\n    {choice.question}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--list-faults" in argv:
+        print(faults.describe())
+        return 0
+    if "--list-dialects" in argv:
+        print(_list_dialects())
+        return 0
+    args = parser.parse_args(argv)
+    try:
+        if args.port < 0 or args.port > 65535:
+            raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
+        if args.latency_ms < 0:
+            raise ValueError(f"--latency-ms must be >= 0, got {args.latency_ms}")
+        dialect = dict(dialects.parse_assignment(text) for text in args.dialect)
+        assembly = Assembly.build(
+            config=args.config, latency_ms=args.latency_ms, fault_names=args.fault, dialect=dialect
+        )
+        if args.print_env:
+            if args.port == 0:
+                raise ValueError("--print-env needs a fixed --port (the port the emulator will be started on)")
+            print(_export_lines(assembly.settings(args.host, args.port)))
+            return 0
+        sock = bind(args.host, args.port)
+    except (ConfigError, dialects.DialectError, faults.FaultError, ValueError, OSError) as error:
+        print(f"qoder-emulator: error: {error}", file=sys.stderr)
+        return 2
+
+    port = sock.getsockname()[1]
+    settings = assembly.settings(args.host, port)
+    base = origin(args.host, port)
+    print(f"Qoder work API emulator listening on {base}")
+    print(f"  API base URL (SDK base_url / QODER_MANAGED_BASE_URL): {base}{API_PREFIX}")
+    print(f"  hook URL: {settings['QODER_HOOK_URL']}")
+    if assembly.overrides.names:
+        print(f"  FAULTS ON: {', '.join(assembly.overrides.names)}")
+    print("  emulator test credentials (point the conformance suite at this server):")
+    print("\n".join("    " + line for line in _export_lines(settings).splitlines()))
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        assembly.server().run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the SIGINT it handled; stopping on Ctrl-C is the normal way out
+    finally:
+        sock.close()
+    print("qoder-emulator: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

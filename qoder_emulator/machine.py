@@ -1,0 +1,290 @@
+"""The work item state machine: pure functions from (item, inputs, now) to a new item or a domain error.
+
+Nothing here does I/O, reads a clock or knows about HTTP, so every rule of api-reference §4 can be unit-tested
+as a table, and a deliberately faulty variant of one operation (see misimplementations.py) can be swapped in
+without touching the rest. Choices the docs leave open arrive as explicit keyword arguments (see dialects.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+
+QUEUED = "queued"
+STARTING = "starting"
+ACTIVE = "active"
+STOPPING = "stopping"
+STOPPED = "stopped"
+STATES = (QUEUED, STARTING, ACTIVE, STOPPING, STOPPED)
+LIVE_STATES = (QUEUED, STARTING, ACTIVE, STOPPING)
+
+NO_HEARTBEAT = "NO_HEARTBEAT"
+MIN_TTL_SECONDS = 10
+MAX_TTL_SECONDS = 600
+# Undocumented: the TTL applied when desired_ttl_seconds is omitted (the docs' heartbeat example shows 60).
+DEFAULT_TTL_SECONDS = 60
+
+# The graceful-stop row of the Stop page's table: current state -> resulting state.
+GRACEFUL_STOP = MappingProxyType(
+    {QUEUED: STOPPED, STARTING: STOPPING, ACTIVE: STOPPING, STOPPING: STOPPED, STOPPED: STOPPED}
+)
+
+
+class DomainError(Exception):
+    """A request that is well-formed but not allowed in the item's current state."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Conflict(DomainError):
+    """The operation conflicts with the item's state or owner (the work pages map this to 409)."""
+
+
+class PreconditionFailed(DomainError):
+    """expected_last_heartbeat does not match the current lease (the heartbeat page maps this to 412)."""
+
+
+def _frozen(metadata: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(metadata))
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One work item as the server knows it. Immutable: every operation returns a new one."""
+
+    id: str
+    environment_id: str
+    session_id: str
+    state: str
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    started_at: datetime | None = None
+    latest_heartbeat_at: datetime | None = None
+    stop_requested_at: datetime | None = None
+    stopped_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ttl_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"unknown state {self.state!r}")
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", _frozen(self.metadata))
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+@dataclass(frozen=True)
+class HeartbeatOutcome:
+    """What the heartbeat endpoint reports besides the stored item."""
+
+    last_heartbeat: datetime
+    lease_extended: bool
+    state: str
+    ttl_seconds: int
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with `Z`; fractional seconds only when there are some.
+
+    The same function renders every response and the heartbeat echo comparison, so an exact echo always matches.
+    """
+    moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def clamp_ttl(desired_ttl_seconds: int | None) -> int:
+    """The heartbeat page: "accepted values are clamped to the supported range of 10 to 600 seconds"."""
+    if desired_ttl_seconds is None:
+        return DEFAULT_TTL_SECONDS
+    return max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, desired_ttl_seconds))
+
+
+# ---------------------------------------------------------------------------------------------------- operations
+
+
+def get(item: WorkItem) -> WorkItem:
+    """Reading never changes anything; kept as an operation so the table of operations is complete."""
+    return item
+
+
+def ack(item: WorkItem, *, now: datetime, worker_id: str | None = None, delivered_to: str | None = None) -> WorkItem:
+    """queued -> starting; "safe to retry" on starting/active; conflicts on stopping/stopped.
+
+    The Worker-ID rule applies only when both the delivering poll and this ack carried one (poll page).
+    """
+    if item.state in (STOPPING, STOPPED):
+        raise Conflict(f"Work item is {item.state} and cannot be acknowledged")
+    if worker_id is not None and delivered_to is not None and worker_id != delivered_to:
+        raise Conflict("Work item was claimed by another worker")
+    if item.state == QUEUED:
+        return replace(item, state=STARTING, acknowledged_at=now)
+    return item  # retry on starting/active: the original acknowledged_at is kept
+
+
+def heartbeat(
+    item: WorkItem,
+    *,
+    now: datetime,
+    expected_last_heartbeat: str | None = None,
+    desired_ttl_seconds: int | None = None,
+    on_stopping: str = "accept",
+) -> tuple[WorkItem, HeartbeatOutcome]:
+    """Extend the lease; the first heartbeat moves starting -> active.
+
+    `expected_last_heartbeat` is NO_HEARTBEAT, an exact echo of the last `last_heartbeat`, or None (unconditional).
+    `on_stopping` is "accept" (recorded, lease not extended, state stays stopping) or "conflict".
+    """
+    if item.state in (QUEUED, STOPPED) or (item.state == STOPPING and on_stopping == "conflict"):
+        raise Conflict(f"Work item is {item.state} and cannot be heartbeated")
+    if expected_last_heartbeat is not None:
+        if expected_last_heartbeat == NO_HEARTBEAT:
+            if item.latest_heartbeat_at is not None:
+                raise PreconditionFailed("expected_last_heartbeat does not match the current lease owner")
+        elif item.latest_heartbeat_at is None or format_timestamp(item.latest_heartbeat_at) != expected_last_heartbeat:
+            raise PreconditionFailed("expected_last_heartbeat does not match the current lease owner")
+    ttl = clamp_ttl(desired_ttl_seconds)
+    if item.state == STARTING:
+        new = replace(item, state=ACTIVE, started_at=now, latest_heartbeat_at=now, ttl_seconds=ttl)
+        extended = True
+    elif item.state == ACTIVE:
+        new = replace(item, latest_heartbeat_at=now, ttl_seconds=ttl)
+        extended = True
+    else:  # stopping: the worker is draining; the beat is recorded but the lease is not renewed
+        new = replace(item, latest_heartbeat_at=now)
+        ttl = item.ttl_seconds if item.ttl_seconds is not None else ttl
+        extended = False
+    return new, HeartbeatOutcome(now, extended, new.state, ttl)
+
+
+def stop(
+    item: WorkItem,
+    *,
+    force: bool,
+    now: datetime,
+    force_on_stopped: str = "return",
+    stop_requested_at: str = "graceful-only",
+) -> WorkItem:
+    """The Stop page's transition table.
+
+    force_on_stopped: "return" (200, item unchanged) | "conflict" (Conflict).
+    stop_requested_at: "graceful-only" (set whenever a graceful stop is requested, including queued -> stopped;
+    force leaves it) | "never-direct" (set only on the move to stopping) | "always" (also set by force, if unset).
+    """
+    if item.state == STOPPED:
+        if force and force_on_stopped == "conflict":
+            raise Conflict("Work item is already stopped")
+        return item  # "Returns the existing stopped item"
+    if force:
+        requested = item.stop_requested_at
+        if stop_requested_at == "always" and requested is None:
+            requested = now
+        return replace(item, state=STOPPED, stopped_at=now, stop_requested_at=requested)
+    target = GRACEFUL_STOP[item.state]
+    if target == STOPPING:
+        return replace(item, state=STOPPING, stop_requested_at=now)
+    # Into stopped: either the queued short-cut or the worker's confirmation of a drain.
+    requested = item.stop_requested_at
+    if requested is None and stop_requested_at in ("graceful-only", "always"):
+        requested = now
+    return replace(item, state=STOPPED, stopped_at=now, stop_requested_at=requested)
+
+
+def update_metadata(item: WorkItem, patch: Mapping[str, str | None] | None) -> WorkItem:
+    """Merge patch: string values upsert keys, None deletes them, an omitted patch changes nothing."""
+    if patch is None:
+        return item
+    merged = dict(item.metadata)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, str):
+            merged[key] = value
+        else:
+            raise TypeError(f"metadata value for {key!r} is neither string nor null")
+    return replace(item, metadata=merged)
+
+
+# ---------------------------------------------------------------------------------------------------- builders
+
+
+def build_item(
+    state: str,
+    *,
+    work_id: str,
+    environment_id: str,
+    session_id: str,
+    now: datetime,
+    metadata: Mapping[str, str] | None = None,
+    step: timedelta = timedelta(seconds=1),
+) -> WorkItem:
+    """An item already in `state`, with the timestamps a real history would have left.
+
+    Deliberately built field by field rather than by replaying ack/heartbeat/stop: provisioning must keep working
+    when one of those operations is swapped for a faulty variant.
+    """
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    history = {QUEUED: 0, STARTING: 1, ACTIVE: 2, STOPPING: 3, STOPPED: 3}[state]
+    created = now - step * history
+    fields: dict[str, object] = {}
+    if history >= 1:
+        fields["acknowledged_at"] = created + step
+    if history >= 2:
+        fields["started_at"] = created + 2 * step
+        fields["latest_heartbeat_at"] = created + 2 * step
+        fields["ttl_seconds"] = DEFAULT_TTL_SECONDS
+    if state == STOPPING:
+        fields["stop_requested_at"] = now
+    if state == STOPPED:  # as the lifecycle provisioner makes it: active, then force-stopped
+        fields["stopped_at"] = now
+    return WorkItem(
+        id=work_id,
+        environment_id=environment_id,
+        session_id=session_id,
+        state=state,
+        created_at=created,
+        metadata=dict(metadata or {}),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def to_json(item: WorkItem) -> dict[str, object]:
+    """The Work item object, fields in the docs' order."""
+
+    def ts(moment: datetime | None) -> str | None:
+        return None if moment is None else format_timestamp(moment)
+
+    return {
+        "id": item.id,
+        "type": "work",
+        "environment_id": item.environment_id,
+        "data": {"type": "session", "id": item.session_id},
+        "state": item.state,
+        "created_at": ts(item.created_at),
+        "acknowledged_at": ts(item.acknowledged_at),
+        "started_at": ts(item.started_at),
+        "latest_heartbeat_at": ts(item.latest_heartbeat_at),
+        "stop_requested_at": ts(item.stop_requested_at),
+        "stopped_at": ts(item.stopped_at),
+        "metadata": dict(item.metadata),
+    }
+
+
+def heartbeat_to_json(outcome: HeartbeatOutcome) -> dict[str, object]:
+    return {
+        "type": "work_heartbeat",
+        "last_heartbeat": format_timestamp(outcome.last_heartbeat),
+        "lease_extended": outcome.lease_extended,
+        "state": outcome.state,
+        "ttl_seconds": outcome.ttl_seconds,
+    }

@@ -1,0 +1,313 @@
+"""Everything the emulator remembers: identities, sessions, work items, the poll queue and its bookkeeping.
+
+One lock guards every read-modify-write, so each operation on an item is atomic (linearizable): of two
+concurrent graceful stops on an active item exactly one sees `active` and answers `stopping`. The lock is never
+held across an await; the HTTP layer only calls these synchronous methods.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from qoder_emulator import machine
+from qoder_emulator.config import EmulatorConfig, Environment, Principal
+from qoder_emulator.dialects import Dialect
+from qoder_emulator.faults import Overrides
+from qoder_emulator.machine import QUEUED, HeartbeatOutcome, WorkItem
+
+WORKERS_POLLING_WINDOW = timedelta(seconds=30)  # SDK docstrings: workers that polled "in the last 30 seconds"
+
+
+class AccessError(Exception):
+    """A request that names something the caller may not use or that does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(AccessError):
+    pass
+
+
+class Forbidden(AccessError):
+    pass
+
+
+class EnvironmentNotFound(AccessError):
+    pass
+
+
+class WorkItemNotFound(AccessError):
+    pass
+
+
+class AgentNotFound(AccessError):
+    pass
+
+
+class NotSelfHosted(AccessError):
+    pass
+
+
+@dataclass
+class Delivery:
+    """One poll's hand-over of a queued item; kept after ack so retried acks can check the Worker-ID."""
+
+    delivered_at: datetime
+    worker_id: str | None
+    reclaim_older_than_ms: int
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    agent_id: str
+    environment_id: str
+    created_at: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def find_item(items: Mapping[str, WorkItem], environment_id: str, work_id: str) -> WorkItem | None:
+    """An item is only visible through its own environment's path."""
+    item = items.get(work_id)
+    return item if item is not None and item.environment_id == environment_id else None
+
+
+def save_item(items: MutableMapping[str, WorkItem], new_item: WorkItem) -> None:
+    items[new_item.id] = new_item
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IdFactory:
+    """prefix + 32 lowercase hex, time-ordered so that ascending ID order is creation order (list page)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        with self._lock:
+            candidate = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+            self._last = max(candidate, self._last + 1)
+            return f"{prefix}{self._last:032x}"
+
+
+class Store:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        dialect: Dialect | None = None,
+        overrides: Overrides | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.config = config
+        self.dialect = dialect or Dialect()
+        overrides = overrides or Overrides()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._ids = IdFactory()
+        self._items: dict[str, WorkItem] = {}
+        self._sessions: dict[str, Session] = {}
+        self._queues: dict[str, dict[str, None]] = {}  # environment -> queued work ids, FIFO (id order)
+        self._deliveries: dict[str, Delivery] = {}
+        self._pollers: dict[str, dict[str, datetime]] = {}  # environment -> Worker-ID -> last poll
+        # The seams a fault may replace (faults.py).
+        self._stop = overrides.pick("machine.stop", machine.stop)
+        self._ack = overrides.pick("machine.ack", machine.ack)
+        self._heartbeat = overrides.pick("machine.heartbeat", machine.heartbeat)
+        self._update_metadata = overrides.pick("machine.update_metadata", machine.update_metadata)
+        self._find_item = overrides.pick("store.find_item", find_item)
+        self._commit_stop = overrides.pick("store.commit_stop", save_item)
+
+    # ------------------------------------------------------------------------------------------ time, identity
+
+    def now(self) -> datetime:
+        moment = self._clock()
+        if self.dialect.timestamp_precision == "seconds":
+            moment = moment.replace(microsecond=0)
+        return moment
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthenticated("Missing or malformed Authorization header; expected 'Bearer <PAT>'")
+        owner = self.config.token_owner(token)
+        if owner is None:
+            raise Unauthenticated("PAT invalid or expired")
+        principal, expired = owner
+        if expired:
+            raise Unauthenticated("PAT invalid or expired")
+        return principal
+
+    def environment_for(self, principal: Principal, environment_id: str, *, self_hosted: bool = True) -> Environment:
+        environment = self.config.environment(environment_id)
+        if environment is None:
+            raise EnvironmentNotFound("Environment not found")
+        if environment.owner != principal.name:
+            raise Forbidden("Not authorized for this operation")
+        if self_hosted and not environment.self_hosted:
+            raise NotSelfHosted("The Environment is not self_hosted")
+        return environment
+
+    # ------------------------------------------------------------------------------------------ creation
+
+    def _enqueue(self, item: WorkItem) -> None:
+        self._items[item.id] = item
+        if item.state == QUEUED:
+            self._queues.setdefault(item.environment_id, {})[item.id] = None
+
+    def create_session(
+        self, environment: Environment, agent_id: str, metadata: Mapping[str, str]
+    ) -> tuple[Session, WorkItem | None]:
+        """A session; in a self_hosted environment it also enqueues its work item (work schemas page)."""
+        if agent_id not in {agent.id for agent in self.config.agents}:
+            raise AgentNotFound("Agent not found")
+        with self._lock:
+            now = self.now()
+            session = Session(self._ids.new("sess_"), agent_id, environment.id, now, dict(metadata))
+            self._sessions[session.id] = session
+            item = None
+            if environment.self_hosted:
+                item = machine.build_item(
+                    QUEUED,
+                    work_id=self._ids.new("work_"),
+                    environment_id=environment.id,
+                    session_id=session.id,
+                    now=now,
+                    metadata=metadata,
+                )
+                self._enqueue(item)
+            return session, item
+
+    def provision(self, environment: Environment, state: str, metadata: Mapping[str, str]) -> WorkItem:
+        """A new item directly in `state` (the hook); never goes through ack/heartbeat/stop."""
+        with self._lock:
+            now = self.now()
+            agent_id = self.config.agents[0].id if self.config.agents else ""
+            session = Session(self._ids.new("sess_"), agent_id, environment.id, now, dict(metadata))
+            self._sessions[session.id] = session
+            item = machine.build_item(
+                state,
+                work_id=self._ids.new("work_"),
+                environment_id=environment.id,
+                session_id=session.id,
+                now=now,
+                metadata=metadata,
+            )
+            self._enqueue(item)
+            return item
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    def _lookup(self, environment_id: str, work_id: str) -> WorkItem:
+        item = self._find_item(self._items, environment_id, work_id)
+        if item is None:
+            raise WorkItemNotFound("Environment or work item not found")
+        return item
+
+    def get(self, environment_id: str, work_id: str) -> WorkItem:
+        with self._lock:
+            return machine.get(self._lookup(environment_id, work_id))
+
+    def items_of(self, environment_id: str) -> list[WorkItem]:
+        """Every item of the environment, any state, ascending ID order."""
+        with self._lock:
+            return sorted((i for i in self._items.values() if i.environment_id == environment_id), key=lambda i: i.id)
+
+    # ------------------------------------------------------------------------------------------ queue
+
+    def _is_pending(self, work_id: str, now: datetime, window_ms: int | None = None) -> bool:
+        delivery = self._deliveries.get(work_id)
+        if delivery is None:
+            return False
+        window = delivery.reclaim_older_than_ms if window_ms is None else window_ms
+        return now - delivery.delivered_at < timedelta(milliseconds=window)
+
+    def poll(self, environment_id: str, *, worker_id: str | None, reclaim_older_than_ms: int) -> WorkItem | None:
+        """The oldest claimable queued item (never delivered, or delivered at least reclaim ms ago), or None."""
+        with self._lock:
+            now = self.now()
+            if worker_id:
+                self._pollers.setdefault(environment_id, {})[worker_id] = now
+            for work_id in self._queues.get(environment_id, {}):
+                if not self._is_pending(work_id, now, reclaim_older_than_ms):
+                    self._deliveries[work_id] = Delivery(now, worker_id, reclaim_older_than_ms)
+                    return self._items[work_id]
+            return None
+
+    def stats(self, environment_id: str) -> dict[str, object]:
+        with self._lock:
+            now = self.now()
+            queued = [self._items[w] for w in self._queues.get(environment_id, {})]
+            pending = sum(1 for item in queued if self._is_pending(item.id, now))
+            recent = [w for w, t in self._pollers.get(environment_id, {}).items() if now - t <= WORKERS_POLLING_WINDOW]
+            oldest = min((item.created_at for item in queued), default=None)
+            return {
+                "type": "work_queue_stats",
+                "depth": len(queued) - pending,
+                "pending": pending,
+                "oldest_queued_at": None if oldest is None else machine.format_timestamp(oldest),
+                "workers_polling": len(recent),
+            }
+
+    # ------------------------------------------------------------------------------------------ item operations
+
+    def _sync_queue(self, work_id: str) -> None:
+        stored = self._items[work_id]
+        if stored.state != QUEUED:
+            self._queues.get(stored.environment_id, {}).pop(work_id, None)
+
+    def ack(self, environment_id: str, work_id: str, *, worker_id: str | None) -> WorkItem:
+        with self._lock:
+            item = self._lookup(environment_id, work_id)
+            delivery = self._deliveries.get(item.id)
+            new = self._ack(
+                item, now=self.now(), worker_id=worker_id, delivered_to=delivery.worker_id if delivery else None
+            )
+            save_item(self._items, new)
+            self._sync_queue(new.id)
+            return new
+
+    def heartbeat(
+        self, environment_id: str, work_id: str, *, expected_last_heartbeat: str | None, desired_ttl_seconds: int | None
+    ) -> tuple[WorkItem, HeartbeatOutcome]:
+        with self._lock:
+            item = self._lookup(environment_id, work_id)
+            new, outcome = self._heartbeat(
+                item,
+                now=self.now(),
+                expected_last_heartbeat=expected_last_heartbeat,
+                desired_ttl_seconds=desired_ttl_seconds,
+                on_stopping=self.dialect.heartbeat_on_stopping,
+            )
+            save_item(self._items, new)
+            return new, outcome
+
+    def stop(self, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
+        with self._lock:
+            item = self._lookup(environment_id, work_id)
+            new = self._stop(
+                item,
+                force=force,
+                now=self.now(),
+                force_on_stopped=self.dialect.force_on_stopped,
+                stop_requested_at=self.dialect.stop_requested_at,
+            )
+            self._commit_stop(self._items, new)
+            self._sync_queue(new.id)
+            return new
+
+    def update_metadata(self, environment_id: str, work_id: str, patch: Mapping[str, str | None] | None) -> WorkItem:
+        with self._lock:
+            new = self._update_metadata(self._lookup(environment_id, work_id), patch)
+            save_item(self._items, new)
+            return new

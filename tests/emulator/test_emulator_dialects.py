@@ -1,0 +1,117 @@
+"""Each dialect switch changes exactly the behaviour it names (and the defaults are what the docs table says)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from emulator_helpers import assert_error
+
+from qoder_emulator import dialects
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_defaults_are_the_first_value_of_each_choice():
+    assert dialects.resolve().as_dict() == {c.name: c.values[0] for c in dialects.CHOICES}
+    assert all(len(c.meanings) == len(c.values) and c.answers.startswith("§") for c in dialects.CHOICES)
+
+
+def test_unknown_names_and_values_are_start_up_errors():
+    with pytest.raises(dialects.DialectError, match="known dialects"):
+        dialects.resolve({"nope": "x"})
+    with pytest.raises(dialects.DialectError, match="choose one of"):
+        dialects.resolve({"content-type": "x"})
+    with pytest.raises(ValueError):
+        pytest.importorskip("qoder_emulator").launch(dialect={"nope": "x"})
+
+
+def test_force_on_stopped(make_http):
+    default, conflict = make_http(), make_http(dialect={"force-on-stopped": "conflict"})
+    item = default.provision("stopped")
+    assert default.stop(item, content=b'{"force": true}', headers=JSON).json() == item
+    item = conflict.provision("stopped")
+    assert_error(conflict.stop(item, content=b'{"force": true}', headers=JSON), 409, "invalid_request_error")
+    assert conflict.stop(item, content=b"{}", headers=JSON).json() == item  # graceful stays documented
+
+
+@pytest.mark.parametrize(
+    ("policy", "graceful_queued", "force_active"),
+    [("graceful-only", True, False), ("never-direct", False, False), ("always", True, True)],
+)
+def test_stop_requested_at(make_http, policy, graceful_queued, force_active):
+    http = make_http(dialect={"stop-requested-at": policy})
+    queued = http.stop(http.provision("queued"), content=b"{}", headers=JSON).json()
+    assert (queued["stop_requested_at"] is not None) is graceful_queued
+    active = http.stop(http.provision("active"), content=b'{"force": true}', headers=JSON).json()
+    assert (active["stop_requested_at"] is not None) is force_active
+    assert http.stop(http.provision("active"), content=b"{}", headers=JSON).json()["stop_requested_at"] is not None
+
+
+def test_unknown_body_fields(make_http):
+    http = make_http(dialect={"unknown-body-fields": "reject"})
+    item = http.provision("active")
+    error = assert_error(
+        http.stop(item, content=b'{"force": false, "why": "x"}', headers=JSON), 400, "invalid_request_error"
+    )
+    assert error["param"] == "why"
+    update = http.request("POST", http.work(item["id"]), content=b'{"metadata": {}, "extra": 1}', headers=JSON)
+    assert_error(update, 400, "invalid_request_error")
+    assert http.get(item) == item
+    assert http.stop(item, content=b'{"force": false}', headers=JSON).json()["state"] == "stopping"
+
+
+def test_non_boolean_force(make_http):
+    http = make_http(dialect={"non-boolean-force": "null-as-default"})
+    assert http.stop(http.provision("active"), content=b'{"force": null}', headers=JSON).json()["state"] == "stopping"
+    assert_error(
+        http.stop(http.provision("active"), content=b'{"force": 1}', headers=JSON), 400, "invalid_request_error"
+    )
+
+
+def test_non_object_body(make_http):
+    http = make_http(dialect={"non-object-body": "ignore"})
+    assert http.stop(http.provision("active"), content=b"[]", headers=JSON).json()["state"] == "stopping"
+    assert_error(http.stop(http.provision("active"), content=b"[", headers=JSON), 400, "invalid_request_error")
+
+
+def test_content_type(make_http):
+    sniff, strict = make_http(), make_http(dialect={"content-type": "require-json"})
+    assert sniff.stop(sniff.provision("active"), content=b'{"force": true}').json()["state"] == "stopped"
+    item = strict.provision("active")
+    assert_error(strict.stop(item, content=b"{}", headers={"Content-Type": "text/plain"}), 400, "invalid_request_error")
+    assert_error(strict.stop(item, content=b"{}"), 400, "invalid_request_error")
+    assert strict.stop(item).json()["state"] == "stopping"  # no body: still the documented default
+    assert strict.stop(item, content=b"", headers={}).json()["state"] == "stopped"
+    charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert strict.stop(strict.provision("active"), content=b"{}", headers=charset).json()["state"] == "stopping"
+
+
+def test_timestamp_precision(make_http):
+    http = make_http(dialect={"timestamp-precision": "seconds"})
+    item = http.provision("starting")
+    hb = http.request("POST", http.work(item["id"], suffix="/heartbeat")).json()
+    body = http.stop(item, content=b"{}", headers=JSON).json()
+    whole = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    assert whole.match(hb["last_heartbeat"])
+    for name in ("created_at", "acknowledged_at", "started_at", "latest_heartbeat_at", "stop_requested_at"):
+        assert whole.match(body[name]), name
+    micro = make_http()
+    assert re.search(r"\.\d{6}Z$", micro.stop(micro.provision("active"), content=b"{}").json()["stop_requested_at"])
+
+
+def test_extra_response_fields(make_http):
+    off, on = make_http(), make_http(dialect={"extra-response-fields": "on"})
+    assert "secret" not in off.provision("active")
+    item = on.provision("active")
+    assert item["secret"] is None and on.get(item)["secret"] is None
+    assert on.stop(item, content=b"{}").json()["secret"] is None
+
+
+def test_heartbeat_on_stopping(make_http):
+    accept, conflict = make_http(), make_http(dialect={"heartbeat-on-stopping": "conflict"})
+    item = accept.provision("stopping")
+    assert accept.request("POST", accept.work(item["id"], suffix="/heartbeat")).json()["state"] == "stopping"
+    item = conflict.provision("stopping")
+    response = conflict.request("POST", conflict.work(item["id"], suffix="/heartbeat"))
+    assert_error(response, 409, "invalid_request_error")

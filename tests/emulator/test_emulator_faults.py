@@ -1,0 +1,85 @@
+"""Each fault turns the emulator into a plausible wrong server, and only in the way it says."""
+
+from __future__ import annotations
+
+import pytest
+from emulator_helpers import assert_error
+
+from qoder_emulator import faults, launch, machine
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_registry_lists_every_fault_with_a_description_and_a_known_seam():
+    known = faults.known_faults()
+    assert {
+        "graceful-active-stops",
+        "stop-not-persisted",
+        "force-false-as-force",
+        "x-api-key-accepted",
+        "cross-environment-lookup",
+    } <= set(known)
+    for fault in known.values():
+        assert fault.description and fault.seam in faults.SEAMS
+
+
+def test_unknown_fault_is_a_start_up_error_listing_the_known_ones():
+    with pytest.raises(faults.FaultError, match=r"known faults: .*graceful-active-stops"):
+        launch(faults=["nope"])
+
+
+def test_graceful_active_stops(make_http):
+    good, bad = make_http(), make_http(faults=["graceful-active-stops"])
+    for state in ("starting", "active"):
+        assert good.stop(good.provision(state), content=b"{}").json()["state"] == "stopping"
+        assert bad.stop(bad.provision(state), content=b"{}").json()["state"] == "stopped"
+    assert bad.stop(bad.provision("queued"), content=b"{}").json()["state"] == "stopped"  # unaffected row
+
+
+def test_stop_not_persisted(make_http):
+    bad = make_http(faults=["stop-not-persisted"])
+    item = bad.provision("active")
+    assert bad.stop(item, content=b"{}").json()["state"] == "stopping"
+    assert bad.get(item) == item  # the answer was never stored
+    assert bad.stop(item, content=b"{}").json()["state"] == "stopping"  # so the drain never completes
+
+
+def test_force_false_as_force(make_http):
+    good, bad = make_http(), make_http(faults=["force-false-as-force"])
+    assert good.stop(good.provision("active"), content=b'{"force": false}', headers=JSON).json()["state"] == "stopping"
+    assert bad.stop(bad.provision("active"), content=b'{"force": false}', headers=JSON).json()["state"] == "stopped"
+    assert bad.stop(bad.provision("active"), content=b"{}", headers=JSON).json()["state"] == "stopping"
+
+
+def test_x_api_key_accepted(make_http):
+    good, bad = make_http(), make_http(faults=["x-api-key-accepted"])
+    for http, status in ((good, 401), (bad, 200)):
+        item = http.provision("active")
+        response = http.stop(item, content=b"{}", anonymous=True, headers={"x-api-key": http.pat})
+        assert response.status_code == status
+
+
+def test_cross_environment_lookup(make_http):
+    good, bad = make_http(), make_http(faults=["cross-environment-lookup"])
+    for http, status in ((good, 404), (bad, 200)):
+        item = http.provision("active")
+        other = http.settings["QODER_OTHER_ENVIRONMENT_ID"]
+        response = http.request("GET", http.work(item["id"], env=other))
+        assert response.status_code == status
+    assert_error(good.request("GET", good.work("work_" + "0" * 32)), 404, "not_found_error")
+
+
+def test_faults_combine_and_are_reported(make_http):
+    http = make_http(faults=["graceful-active-stops", "x-api-key-accepted"])
+    assert http.emulator.assembly.overrides.names == ("graceful-active-stops", "x-api-key-accepted")
+    item = http.provision("active")
+    response = http.stop(item, content=b"{}", anonymous=True, headers={"x-api-key": http.pat})
+    assert response.json()["state"] == "stopped"
+
+
+def test_two_faults_on_one_seam_are_refused(monkeypatch):
+    faults.known_faults()
+    rival = faults.Fault("rival-stop", "another wrong stop", "machine.stop", machine.stop)
+    monkeypatch.setitem(faults._REGISTRY, rival.name, rival)
+    with pytest.raises(faults.FaultError, match=r"both replace machine\.stop"):
+        faults.resolve(["graceful-active-stops", "rival-stop"])
