@@ -68,20 +68,30 @@ class Redactor:
         return {name: self.text(value) for name, value in headers}
 
 
+def named_encodings(secret: str) -> dict[str, str]:
+    """Each form a token takes in artifacts, by a name that says which (the canary reports the name, never the form).
+
+    Raw, base64 (standard and URL-safe, padded and not, also as Basic `user:token`), URL-encoded. `Bearer <token>`
+    contains the raw form, so finding the raw form covers it.
+    """
+    raw = secret.encode("utf-8")
+    forms: dict[str, str] = {"raw": secret}
+    for user in (None, "", "x", "token"):
+        data = raw if user is None else f"{user}:{secret}".encode()
+        label = "base64" if user is None else f"base64 of '{user}:token'"
+        standard, urlsafe = base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()
+        forms[label] = standard
+        forms[f"{label} (unpadded)"] = standard.rstrip("=")
+        forms[f"{label} (URL-safe)"] = urlsafe
+        forms[f"{label} (URL-safe, unpadded)"] = urlsafe.rstrip("=")
+    forms["URL-encoded"] = urllib.parse.quote(secret, safe="")
+    forms["URL-encoded (form)"] = urllib.parse.quote_plus(secret)
+    return {label: form for label, form in forms.items() if form}
+
+
 def encodings(secret: str) -> list[str]:
     """The forms a token takes in artifacts: raw, base64 (also as Basic user:token), URL-encoded."""
-    raw = secret.encode("utf-8")
-    forms = {
-        secret,
-        base64.b64encode(raw).decode(),
-        base64.urlsafe_b64encode(raw).decode(),
-        base64.b64encode(raw).decode().rstrip("="),
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote_plus(secret),
-    }
-    for user in ("", "x", "token"):
-        forms.add(base64.b64encode(f"{user}:{secret}".encode()).decode())
-    return sorted(form for form in forms if form)
+    return sorted(set(named_encodings(secret).values()))
 
 
 def body_text(content: bytes | None) -> str | None:

@@ -1,0 +1,157 @@
+"""`qoder-conformance`: the suite's tools outside a pytest run.
+
+verify SUMMARY      is this summary.json a certificate for the installed suite and spec? (exit 0 / 1; 2: unreadable)
+cleanup --ledger    force-stop every item a killed run left live, from its ledger
+requirements        list the requirement catalogue (text or JSON)
+scan PATH...        the secret canary over files, with the tokens from the QODER_* variables (exit 1 on a hit)
+
+Exit status 2 is a usage error or an input that cannot be used, so scripts can tell "no" (1) from "cannot say" (2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import conformance
+from conformance import catalogue
+from conformance.reporting import canary, verify
+
+# The interface's token variables: the only configuration values that are secrets.
+TOKEN_VARIABLES = ("QODER_PAT", "QODER_FORBIDDEN_PAT", "QODER_EXPIRED_PAT")
+USAGE_ERROR = 2
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    try:
+        document = verify.load(Path(arguments.summary))
+    except verify.SummaryUnreadable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    problems = verify.problems(document)
+    for problem in problems:
+        print(f"- {problem}")
+    print(verify.conclusion(document, problems))
+    return 1 if problems else 0
+
+
+def load_settings(config_file: str | None) -> Any:
+    """Settings exactly as the suite loads them (option > environment > file > default), via conformance.config.
+
+    The one place the CLI depends on the configuration module's loader, so a rename there is a one-line change.
+    """
+    from conformance import config
+
+    return config.load_settings(config_file=config_file)
+
+
+def cleanup_items(path: Path, settings: Any) -> dict[str, Any]:
+    """The ledger module's cleanup, imported only when asked for (it needs the HTTP client, verify does not)."""
+    from conformance.ledger import cleanup_from_ledger
+
+    return cleanup_from_ledger(path, settings)
+
+
+def _cleanup(arguments: argparse.Namespace) -> int:
+    from conformance.errors import HarnessError
+
+    path = Path(arguments.ledger)
+    if not path.is_file():
+        print(f"error: {path}: no such ledger file", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        settings = load_settings(arguments.config)
+        outcome = cleanup_items(path, settings)
+    except HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    hits = canary.scan_text(json.dumps(outcome, default=str), _secrets())
+    if hits:  # never print a token, even one a target echoed back into an error message
+        print("error: the cleanup outcome contains a secret and is not shown; see the ledger", file=sys.stderr)
+    else:
+        print(json.dumps(outcome, indent=2, default=str))
+    failed = outcome.get("failed") if isinstance(outcome, dict) else None
+    if failed:
+        print(f"{len(failed)} item(s) could not be stopped and may still be live", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _requirements(arguments: argparse.Namespace) -> int:
+    requirements = catalogue.requirements().values()
+    if arguments.format == "json":
+        listing = [{"id": r.id, "level": r.level, "summary": r.summary, "page": r.page} for r in requirements]
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(r.id) for r in requirements)
+    for requirement in requirements:
+        print(f"{requirement.id:<{width}}  {requirement.level:<11}  {requirement.summary}")
+    return 0
+
+
+def _secrets() -> dict[str, str]:
+    return {name: os.environ[name] for name in TOKEN_VARIABLES if os.environ.get(name)}
+
+
+def _scan(arguments: argparse.Namespace) -> int:
+    missing = [path for path in arguments.paths if not Path(path).exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return USAGE_ERROR
+    secrets = _secrets()
+    if not secrets:
+        print(f"error: none of {', '.join(TOKEN_VARIABLES)} is set: nothing to look for", file=sys.stderr)
+        return USAGE_ERROR
+    hits = canary.scan(arguments.paths, secrets)
+    if arguments.remove:
+        hits = canary.remove(hits)
+    for hit in hits:
+        print(hit.line())
+    if not hits:
+        print(f"clean: no trace of {', '.join(sorted(secrets))} in {', '.join(arguments.paths)}")
+    return 1 if hits else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="qoder-conformance", description="Tools of the Qoder Stop work item conformance suite."
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {conformance.__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("verify", help="check that a summary.json certifies conformance")
+    check.add_argument("summary", metavar="SUMMARY", help="path of a run's summary.json")
+    check.set_defaults(handler=_verify)
+
+    clean = commands.add_parser("cleanup", help="force-stop every item a killed run left live")
+    clean.add_argument("--ledger", required=True, metavar="PATH", help="the killed run's ledger.jsonl")
+    clean.add_argument("--config", metavar="FILE", help="configuration file, as for the suite (optional)")
+    clean.set_defaults(handler=_cleanup)
+
+    listing = commands.add_parser("requirements", help="list the requirement catalogue")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(handler=_requirements)
+
+    scan = commands.add_parser("scan", help="look for the configured tokens in files (exit 1 on a hit)")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    scan.add_argument("--remove", action="store_true", help="delete every file that holds a token")
+    scan.set_defaults(handler=_scan)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except BrokenPipeError:  # `qoder-conformance requirements | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

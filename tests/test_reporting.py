@@ -1,0 +1,316 @@
+"""Self-tests of the reports: what write_all writes, what each artifact says, and the repro scripts, end to end."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import stat
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import catalogue
+from conformance.evidence import READ_BACK, SETUP, UNDER_TEST, Exchange
+from conformance.reporting import repro, summary, write_all
+from conformance.reporting.cases import safe_name
+from conformance.reporting.sample import ENVIRONMENT, INVALID_UTF8, OLD_ITEM, TARGET, sample_run
+from conformance.results import FAIL, CaseRecord
+
+FORCE_CASE = "conformance/test_stop_transitions.py::test_transition[force-active]"
+UTF8_CASE = "conformance/test_stop_errors.py::test_body_not_valid_json[invalid-utf8]"
+WARN_CASE = "conformance/test_stop_open_inputs.py::test_no_content_type"
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "junit.xml").write_text("<testsuites/>")
+    (folder / "ledger.jsonl").write_text('{"id": "work_1"}\n')
+    return folder
+
+
+def test_write_all_writes_every_artifact_and_keeps_the_others(reports: Path) -> None:
+    hits = write_all(sample_run(), reports, {"QODER_PAT": "pt-never-written-anywhere-123"})
+    assert hits == []
+    names = sorted(str(path.relative_to(reports)) for path in reports.rglob("*"))
+    assert names == [
+        "junit.xml",
+        "ledger.jsonl",
+        "report.html",
+        "repro",
+        "repro/test_stop_errors__test_body_not_valid_json-invalid-utf8.sh",
+        "repro/test_stop_open_inputs__test_no_content_type.sh",
+        "repro/test_stop_transitions__test_transition-force-active.sh",
+        "summary.json",
+        "summary.md",
+    ]  # repro scripts only for failed and warned cases, and no temporary file left behind
+    for script in (reports / "repro").iterdir():
+        assert script.stat().st_mode & stat.S_IXUSR
+
+
+def test_summary_json_fields_verdicts_and_digest(reports: Path) -> None:
+    write_all(sample_run(), reports, {})
+    document = json.loads((reports / "summary.json").read_text())
+    assert document["format"] == "qoder-conformance-summary/1"
+    assert document["suite"]["version"] == "0.1.0"
+    assert document["spec"]["digest"] == catalogue.spec_digest()
+    assert {f["name"] for f in document["spec"]["files"]} == {"api-reference.md", "stop-work-item.txt"}
+    assert document["target"] == {"base_url": TARGET, "provisioner": "hook"}
+    assert document["exit_status"] == 1
+    verdicts = {r["id"]: r["verdict"] for r in document["requirements"]}
+    assert list(verdicts) == list(catalogue.requirements())
+    assert verdicts["STOP-TR-FORCE"] == "fail"
+    assert verdicts["STOP-OPEN-NO-CONTENT-TYPE"] == "warn"
+    assert verdicts["STOP-ERR-EXPIRED-PAT"] == "not_verified"
+    assert verdicts["STOP-OPEN-NON-OBJECT"] == "recorded"
+    assert verdicts["STOP-BODY-FORCE"] == "pass"
+    assert document["counts"]["requirements"]["fail"] == 2
+    assert document["counts"]["cases"]["warn"] == 1
+    force = next(c for c in document["cases"] if c["nodeid"] == FORCE_CASE)
+    assert force["repro"] == "repro/test_stop_transitions__test_transition-force-active.sh"
+    assert document["digest"] == summary.digest(document)
+    document["exit_status"] = 0
+    assert document["digest"] != summary.digest(document)
+
+
+def test_html_tells_the_failing_story_and_escapes_bodies(reports: Path) -> None:
+    run = sample_run()
+    run.cleanup["failed"] = [{"id": "work_left_live", "error": "503 <b>busy</b>"}]
+    write_all(run, reports, {})
+    page = (reports / "report.html").read_text()
+    requirement = catalogue.get("STOP-TR-FORCE")
+    assert "&quot;force=true moves any live item directly to stopped.&quot;" in page or requirement.quote in page
+    assert requirement.page in page
+    assert "[STOP-TR-FORCE MUST] state: expected &#x27;stopped&#x27;, observed &#x27;stopping&#x27;" in page
+    assert "<script>document.title" not in page and "&lt;script&gt;document.title" in page
+    assert 'id="cleanup-alert"' in page and "work_left_live" in page and "<b>busy</b>" not in page
+    assert page.count('class="case filterable"') == len(run.cases)
+    assert 'data-count="requirements-fail">2<' in page
+    assert "http://" not in page.split("<body", 1)[0]  # no network asset in the head
+    assert "<link" not in page and "@import" not in page and "src=" not in page
+
+
+def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
+    write_all(sample_run(), reports, {})
+    text = (reports / "summary.md").read_text()
+    assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
+    assert "| requirements | 0 | 2 | 1 | 1 | 5 | 27 |" in text
+    for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE", "STOP-ERR-EXPIRED-PAT"):
+        assert f"**{rid}**" in text
+    assert "QODER\\_EXPIRED\\_PAT is not configured" in text
+    assert "[report.html](report.html)" in text
+
+
+def test_a_bad_case_record_is_reported_not_raised(reports: Path) -> None:
+    run = sample_run()
+    run.cases.append(CaseRecord("conformance/test_x.py::test_odd", ["NO-SUCH-ID"], FAIL))
+    run.cases.append(CaseRecord("conformance/test_x.py::test_weird", ["STOP-TR-FORCE"], "maybe"))
+    run.cases.append({"not": "a record"})  # type: ignore[arg-type]
+    broken = CaseRecord("conformance/test_x.py::test_broken_evidence", ["STOP-DRAIN"], FAIL)
+    broken.exchanges = [{"role": "under_test", "duration_ms": "not a number"}]
+    run.cases.append(broken)
+    assert write_all(run, reports, {}) == []
+    document = json.loads((reports / "summary.json").read_text())
+    problems = " ".join(document["record_problems"])
+    assert "test_odd" in problems and "NO-SUCH-ID" in problems and "'maybe'" in problems and "dict" in problems
+    page = (reports / "report.html").read_text()
+    assert "could not be rendered" in page and "test_odd" in page
+
+
+def test_stale_repro_scripts_are_removed(reports: Path) -> None:
+    (reports / "repro").mkdir()
+    (reports / "repro" / "old_case.sh").write_text("echo old\n")
+    write_all(sample_run(failing=False), reports, {})
+    assert list((reports / "repro").iterdir()) == []
+
+
+def test_safe_names_are_unique_and_shell_safe() -> None:
+    taken: set[str] = set()
+    first = safe_name("conformance/test_a.py::test_b[x y/$(rm)]", taken)
+    assert first == "test_a__test_b-x-y-rm"
+    assert safe_name("conformance/test_a.py::test_b[x y/$(rm)]", taken) == "test_a__test_b-x-y-rm-2"
+
+
+# --- repro scripts ---------------------------------------------------------------------------------------------
+
+
+def _case(*exchanges: dict[str, Any]) -> CaseRecord:
+    return CaseRecord(
+        FORCE_CASE,
+        ["STOP-TR-FORCE", "STOP-RESP-OK"],
+        FAIL,
+        "message",
+        mismatches=[
+            {
+                "requirement": "STOP-TR-FORCE",
+                "level": "MUST",
+                "what": "state",
+                "expected": "'stopped'",
+                "observed": "'stopping'",
+            }
+        ],
+        exchanges=list(exchanges),
+    )
+
+
+def _setup() -> dict[str, Any]:
+    return Exchange(
+        SETUP,
+        "POST",
+        f"{TARGET}/_emulator/hook",
+        {"Authorization": "Bearer ${QODER_PAT}", "Content-Type": "application/json", "Accept": "*/*"},
+        '{"state": "active"}',
+        status=201,
+        response_body=json.dumps({"id": OLD_ITEM, "environment_id": ENVIRONMENT, "state": "active"}),
+    ).to_dict()
+
+
+def _stop(body: str | None, headers: dict[str, str], *, raw: bytes | None = None) -> dict[str, Any]:
+    return Exchange(
+        UNDER_TEST,
+        "POST",
+        f"{TARGET}/api/v1/cloud/environments/{ENVIRONMENT}/work/{OLD_ITEM}/stop",
+        {"Authorization": "Bearer ${QODER_PAT}", **headers},
+        body,
+        base64.b64encode(raw).decode() if raw is not None else None,
+        status=200,
+    ).to_dict()
+
+
+def test_repro_script_text() -> None:
+    body = '{"force": true, "note": "$(touch /tmp/pwned) `id` \\"q\\" ${HOME}"}'
+    script = repro.render(_case(_setup(), _stop(body, {"Content-Type": "application/json"})), sample_run())
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert f"# case:         {FORCE_CASE}" in script
+    assert "# requirements: STOP-TR-FORCE STOP-RESP-OK" in script
+    assert f'pytest "{FORCE_CASE}"' in script and "pytest -k STOP-TR-FORCE" in script
+    assert "#   [STOP-TR-FORCE MUST] state: expected 'stopped', observed 'stopping'" in script
+    assert ': "${QODER_PAT:?export QODER_PAT first}"' in script
+    assert "QODER_FORBIDDEN_PAT" not in script  # only the variables it uses
+    assert "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])'" in script
+    assert "/work/${NEW_ID_1}/stop" in script
+    assert "--data-binary @-" in script
+    assert "\\$(touch /tmp/pwned) \\`id\\`" in script and "\\${HOME}" in script  # inert in the shell
+
+
+def test_repro_script_never_holds_a_token(reports: Path) -> None:
+    run = sample_run()
+    write_all(run, reports, {"QODER_PAT": "pt-emulator-primary"})
+    for script in (reports / "repro").iterdir():
+        text = script.read_text()
+        assert "pt-emulator-primary" not in text
+        assert "${QODER_PAT}" in text
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A loopback HTTP server that records each request and answers the hook with a NEW item."""
+
+    received: list[dict[str, Any]]
+    new_item = "work_ffffffffffffffffffffffffffffffff"
+
+    def _handle(self) -> None:
+        length = self.headers.get("Content-Length")
+        body = self.rfile.read(int(length)) if length is not None else None
+        self.received.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
+        )
+        answer = json.dumps({"id": self.new_item, "environment_id": ENVIRONMENT}).encode()
+        self.send_response(201 if self.path.endswith("/hook") else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_POST = _handle
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    handler = type("Handler", (_Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run_script(tmp_path: Path, case: CaseRecord, origin: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "repro.sh"
+    script.write_text(repro.render(case, sample_run(), {"QODER_PAT"}))
+    script.chmod(0o755)
+    environment = {"PATH": os.environ["PATH"], "QODER_PAT": "pt-test-secret", "QODER_REPRO_TARGET": origin}
+    return subprocess.run([str(script)], env=environment, capture_output=True, text=True, timeout=60, check=False)
+
+
+needs_curl = pytest.mark.skipif(not shutil.which("curl") or not shutil.which("base64"), reason="needs curl, base64")
+
+
+@needs_curl
+@pytest.mark.parametrize(
+    ("body", "raw", "headers", "expected_bytes"),
+    [
+        pytest.param('{"force": true}', None, {"Content-Type": "application/json"}, b'{"force": true}', id="json"),
+        pytest.param("{}", None, {}, b"{}", id="no-content-type"),
+        pytest.param(None, None, {}, None, id="no-body"),
+        pytest.param("", None, {"Content-Type": "application/json"}, b"", id="empty-body"),
+        pytest.param(
+            '{"force": "\\xff\\xfe"}', INVALID_UTF8, {"Content-Type": "text/plain"}, INVALID_UTF8, id="invalid-utf8"
+        ),
+        pytest.param(
+            '{"a": "é\nb\\\\n $x"}', None, {"Content-Type": "application/json; charset=utf-8"}, None, id="odd"
+        ),
+    ],
+)
+def test_repro_script_replays_the_exact_request(
+    tmp_path: Path, recorder: tuple[str, list[dict[str, Any]]], body, raw, headers, expected_bytes
+) -> None:
+    origin, received = recorder
+    read_back = Exchange(
+        READ_BACK, "GET", f"{TARGET}/api/v1/cloud/environments/{ENVIRONMENT}/work/{OLD_ITEM}", {}, None
+    ).to_dict()
+    completed = _run_script(tmp_path, _case(_setup(), _stop(body, headers, raw=raw), read_back), origin)
+    assert completed.returncode == 0, completed.stderr
+    setup, stop, get = received
+    assert setup["path"] == "/_emulator/hook" and setup["body"] == b'{"state": "active"}'
+    assert setup["headers"]["Authorization"] == "Bearer pt-test-secret"
+    assert stop["method"] == "POST"
+    assert stop["path"] == f"/api/v1/cloud/environments/{ENVIRONMENT}/work/{_Recorder.new_item}/stop"
+    assert get["path"] == f"/api/v1/cloud/environments/{ENVIRONMENT}/work/{_Recorder.new_item}"
+    assert stop["headers"]["Authorization"] == "Bearer pt-test-secret"
+    assert stop["headers"].get("Content-Type") == headers.get("Content-Type")
+    assert "User-Agent" not in stop["headers"] and "Accept" not in stop["headers"]
+    wanted = expected_bytes if expected_bytes is not None or body is None else body.encode()
+    assert stop["body"] == wanted
+    assert "pt-test-secret" not in (tmp_path / "repro.sh").read_text()
+    assert '"state": "active"' not in completed.stdout or _Recorder.new_item in completed.stdout
+
+
+def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.reporting import files
+
+    target = tmp_path / "summary.json"
+    target.write_text("previous run")
+
+    def killed(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomic(target, "new run, half written")
+    assert target.read_text() == "previous run"
+    assert [path.name for path in tmp_path.iterdir()] == ["summary.json"]
