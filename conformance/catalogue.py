@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -82,3 +83,32 @@ def spec_digest() -> str:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def drift(entries: Iterable[Requirement] | None = None) -> list[str]:
+    """Requirements whose quote left the spec text or whose stored hash no longer matches the quote.
+
+    Either means a doc page or a quote changed since the requirement was last reviewed; each problem names the
+    requirement and says what to do, so `pytest tests/test_catalogue.py` can fail with a useful message.
+    """
+    problems: list[str] = []
+    for requirement in requirements().values() if entries is None else entries:
+        where = f"conformance/spec/{requirement.source}"
+        try:
+            text = normalize(spec_text(requirement.source))
+        except OSError:
+            problems.append(f"{requirement.id}: its source {where} cannot be read; fix `source` in {CATALOGUE_PATH}")
+            continue
+        if normalize(requirement.quote) not in text:
+            problems.append(
+                f"{requirement.id}: its quote is no longer in {where} (the doc page or the quote changed). Review the"
+                f" requirement against the current text, then update its quote and sha256 in {CATALOGUE_PATH}."
+            )
+        digest = quote_digest(requirement.quote)
+        if requirement.sha256 != digest:
+            problems.append(
+                f"{requirement.id}: stored sha256 {requirement.sha256} does not match its quote (digest {digest}):"
+                f" the quote was edited without review. Check that the requirement still says what the quote says,"
+                f' then set sha256 = "{digest}" in {CATALOGUE_PATH}.'
+            )
+    return problems
