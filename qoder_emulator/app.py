@@ -46,7 +46,12 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-def error_response(status: int, error_type: str, message: str, param: str | None = None) -> JSONResponse:
+def error_status(error: Exception) -> tuple[int, str]:
+    """The documented (HTTP status, error.type) of a failure raised by a handler."""
+    return next(value for kind, value in ERROR_STATUS.items() if isinstance(error, kind))
+
+
+def error_response(status: int, error_type: str, message: str, param: str | None = None) -> Response:
     error: dict[str, str] = {"type": error_type, "message": message}
     if param is not None:
         error["param"] = param
@@ -77,18 +82,23 @@ class LatencyMiddleware:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _endpoint(handler: Handler) -> Handler:
+def _endpoint(
+    handler: Handler,
+    *,
+    status_of: Callable[[Exception], tuple[int, str]] = error_status,
+    render: Callable[..., Response] = error_response,
+) -> Handler:
     """Maps every failure of a handler to the error envelope; nothing escapes as a 500 with a stack trace."""
 
     async def run(request: Request) -> Response:
         try:
             return await handler(request)
         except tuple(ERROR_STATUS) as error:
-            status, error_type = next(v for k, v in ERROR_STATUS.items() if isinstance(error, k))
-            return error_response(status, error_type, error.message, getattr(error, "param", None))  # type: ignore[attr-defined]
-        except Exception:  # pragma: no cover - an emulator bug; say so in the documented envelope
+            status, error_type = status_of(error)
+            return render(status, error_type, error.message, getattr(error, "param", None))  # type: ignore[attr-defined]
+        except Exception:  # an emulator bug (or a fault): say so in the documented envelope
             log.exception("internal error in %s %s", request.method, request.url.path)
-            return error_response(500, "api_error", "Internal server error")
+            return render(500, "api_error", "Internal server error")
 
     run.__name__ = handler.__name__
     return run
@@ -109,6 +119,11 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def stop_item(work_store: store.Store, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
+    """The stop as one call into the store, whose lock makes the read-modify-write atomic."""
+    return work_store.stop(environment_id, work_id, force=force)
+
+
 class WorkApi:
     """The handlers, bound to one store."""
 
@@ -117,6 +132,12 @@ class WorkApi:
         self.dialect = work_store.dialect
         self._bearer_token = overrides.pick("app.bearer_token", bearer_token)
         self._stop_force = overrides.pick("app.stop_force", inputs.stop_force)
+        self._parse_json_body = overrides.pick("app.parse_json_body", inputs.parse_json_body)
+        self._stop_item = overrides.pick("app.stop_item", stop_item)
+        self._stop_response = overrides.pick("app.stop_response", JSONResponse)
+        self._to_json = overrides.pick("machine.to_json", machine.to_json)
+        self._error_status = overrides.pick("app.error_status", error_status)
+        self._error_response = overrides.pick("app.error_response", error_response)
 
     # ---------------------------------------------------------------------------------------------- helpers
 
@@ -132,10 +153,10 @@ class WorkApi:
         return self.store.environment_for(principal, request.path_params["environment_id"], self_hosted=self_hosted)
 
     async def json_body(self, request: Request) -> Any:
-        return inputs.parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
+        return self._parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
 
     def item_json(self, item: WorkItem) -> dict[str, Any]:
-        body = machine.to_json(item)
+        body = self._to_json(item)
         if self.dialect.extra_response_fields == "on":
             body["secret"] = None
         return body
@@ -233,8 +254,8 @@ class WorkApi:
         environment = self.environment(request)
         body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("force",))
         force = self._stop_force(body, self.dialect)
-        item = self.store.stop(environment.id, request.path_params["work_id"], force=force)
-        return JSONResponse(self.item_json(item))
+        item = await self._stop_item(self.store, environment.id, request.path_params["work_id"], force=force)
+        return self._stop_response(self.item_json(item))
 
     # ---------------------------------------------------------------------------------------------- sessions, hook
 
@@ -304,7 +325,10 @@ class WorkApi:
             (API_PREFIX + "/sessions", "POST", self.create_session),
             (HOOK_PATH, "POST", self.hook),
         ]
-        return [Route(path, _endpoint(handler), methods=[method]) for path, method, handler in table]
+        return [
+            Route(path, _endpoint(handler, status_of=self._error_status, render=self._error_response), methods=[method])
+            for path, method, handler in table
+        ]
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -5,8 +5,12 @@ lookup, the token reader, ...). The replacement is an ordinary, plausible-but-wr
 misimplementations.py, so the faulty server fails the way a real one would, not because a flag breaks its output.
 
 Adding a fault: write the wrong function in misimplementations.py and decorate it with
-`@fault("name", "one-line description", seam="...")`. If it needs a seam that does not exist yet, add the seam to
-SEAMS and look it up with `overrides.pick(...)` at the place the real function is called.
+`@fault("name", "one-line description", seam="...", violates=("REQ-ID", ...))`. If it needs a seam that does not
+exist yet, add the seam to SEAMS and look it up with `overrides.pick(...)` at the place the real function is called.
+
+`violates` names the requirement(s) of the conformance catalogue the deviation breaks. They are plain strings (the
+emulator never imports the suite): the meta-test (tests/test_meta_faults.py) runs the suite against each fault and
+requires exactly these IDs among the failed ones, and docs/fault-table.md is generated from this registry.
 """
 
 from __future__ import annotations
@@ -23,10 +27,18 @@ SEAMS: dict[str, str] = {
     "machine.ack": "(item, *, now, worker_id, delivered_to) -> WorkItem",
     "machine.heartbeat": "(item, *, now, expected_last_heartbeat, desired_ttl_seconds, on_stopping) -> (item, outcome)",
     "machine.update_metadata": "(item, patch) -> WorkItem",
+    "machine.to_json": "(item) -> dict",
     "store.find_item": "(items, environment_id, work_id) -> WorkItem | None",
     "store.commit_stop": "(items, new_item) -> None",
+    "store.authenticate": "(config, token) -> Principal",
+    "store.environment_for": "(config, principal, environment_id, *, self_hosted) -> Environment",
     "app.stop_force": "(body: dict, dialect) -> bool",
     "app.bearer_token": "(headers) -> str | None",
+    "app.parse_json_body": "(raw: bytes, content_type, dialect) -> Any",
+    "app.stop_item": "async (work_store, environment_id, work_id, *, force) -> WorkItem",
+    "app.stop_response": "(body: dict) -> Response",
+    "app.error_status": "(error) -> (status, error_type)",
+    "app.error_response": "(status, error_type, message, param) -> Response",
 }
 
 
@@ -40,20 +52,24 @@ class Fault:
     description: str
     seam: str
     replacement: Callable[..., Any]
+    violates: tuple[str, ...] = ()  # requirement IDs of the conformance catalogue this deviation breaks
 
 
 _REGISTRY: dict[str, Fault] = {}
 
 
-def fault(name: str, description: str, *, seam: str) -> Callable[[F], F]:
+def fault(name: str, description: str, *, seam: str, violates: Iterable[str]) -> Callable[[F], F]:
     """Register the decorated function as the replacement for `seam` when fault `name` is on."""
     if seam not in SEAMS:
         raise ValueError(f"fault {name!r}: unknown seam {seam!r}")
+    violated = tuple(violates)
+    if not violated:
+        raise ValueError(f"fault {name!r}: name the requirement(s) it violates")
 
     def register(function: F) -> F:
         if name in _REGISTRY:
             raise ValueError(f"fault {name!r} registered twice")
-        _REGISTRY[name] = Fault(name, description, seam, function)
+        _REGISTRY[name] = Fault(name, description, seam, function, violated)
         return function
 
     return register
@@ -102,4 +118,6 @@ def resolve(names: Iterable[str] = ()) -> Overrides:
 
 def describe() -> str:
     """The `--list-faults` text."""
-    return "\n".join(f"{f.name:28} {f.description}" for f in known_faults().values())
+    return "\n".join(
+        f"{f.name:32} {f.description}\n{'':32} violates: {', '.join(f.violates)}" for f in known_faults().values()
+    )

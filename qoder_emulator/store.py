@@ -83,6 +83,33 @@ def save_item(items: MutableMapping[str, WorkItem], new_item: WorkItem) -> None:
     items[new_item.id] = new_item
 
 
+def authenticate(config: EmulatorConfig, token: str | None) -> Principal:
+    """The principal a PAT belongs to; missing, unknown and expired tokens are all 401 (Stop page's error table)."""
+    if not token:
+        raise Unauthenticated("Missing or malformed Authorization header; expected 'Bearer <PAT>'")
+    owner = config.token_owner(token)
+    if owner is None:
+        raise Unauthenticated("PAT invalid or expired")
+    principal, expired = owner
+    if expired:
+        raise Unauthenticated("PAT invalid or expired")
+    return principal
+
+
+def environment_for(
+    config: EmulatorConfig, principal: Principal, environment_id: str, *, self_hosted: bool = True
+) -> Environment:
+    """The environment in the path: it exists (else 404), is the caller's (else 403), is self_hosted (else 400)."""
+    environment = config.environment(environment_id)
+    if environment is None:
+        raise EnvironmentNotFound("Environment not found")
+    if environment.owner != principal.name:
+        raise Forbidden("Not authorized for this operation")
+    if self_hosted and not environment.self_hosted:
+        raise NotSelfHosted("The Environment is not self_hosted")
+    return environment
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -128,6 +155,8 @@ class Store:
         self._update_metadata = overrides.pick("machine.update_metadata", machine.update_metadata)
         self._find_item = overrides.pick("store.find_item", find_item)
         self._commit_stop = overrides.pick("store.commit_stop", save_item)
+        self._authenticate = overrides.pick("store.authenticate", authenticate)
+        self._environment_for = overrides.pick("store.environment_for", environment_for)
 
     # ------------------------------------------------------------------------------------------ time, identity
 
@@ -138,25 +167,10 @@ class Store:
         return moment
 
     def authenticate(self, token: str | None) -> Principal:
-        if not token:
-            raise Unauthenticated("Missing or malformed Authorization header; expected 'Bearer <PAT>'")
-        owner = self.config.token_owner(token)
-        if owner is None:
-            raise Unauthenticated("PAT invalid or expired")
-        principal, expired = owner
-        if expired:
-            raise Unauthenticated("PAT invalid or expired")
-        return principal
+        return self._authenticate(self.config, token)
 
     def environment_for(self, principal: Principal, environment_id: str, *, self_hosted: bool = True) -> Environment:
-        environment = self.config.environment(environment_id)
-        if environment is None:
-            raise EnvironmentNotFound("Environment not found")
-        if environment.owner != principal.name:
-            raise Forbidden("Not authorized for this operation")
-        if self_hosted and not environment.self_hosted:
-            raise NotSelfHosted("The Environment is not self_hosted")
-        return environment
+        return self._environment_for(self.config, principal, environment_id, self_hosted=self_hosted)
 
     # ------------------------------------------------------------------------------------------ creation
 

@@ -1,0 +1,415 @@
+"""Settings of a run: pytest option > environment variable > config file > default, validated before any test.
+
+Every variable of the public interface (and the suite's own tuning variables) is declared once in `VARIABLES`; the
+pytest option (`--qoder-base-url`), the config-file key (`base_url`) and the environment variable (`QODER_BASE_URL`)
+are all derived from that one declaration, so the three sources can never disagree about what exists.
+
+The config file is TOML with the keys at the top level (no `[qoder]` table), e.g.::
+
+    base_url = "https://api.qoder.com"
+    environment_id = "env_..."
+    provisioner = "hook"
+    hook_url = "https://setup.example.com/hook"
+
+It is `--qoder-config PATH`, else `QODER_CONFIG`, else `qoder-conformance.toml` in the rootdir if it exists. An
+empty environment variable counts as unset (so `QODER_EXPIRED_PAT=` means "not configured").
+
+Tokens are never shown: messages say "QODER_PAT is set but ...", never the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets as random_tokens
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILE_NAME = "qoder-conformance.toml"
+CONFIG_VARIABLE = "QODER_CONFIG"
+PROVISIONERS = ("hook", "lifecycle")
+EMBEDDED = "embedded"
+API_PREFIX = "/api/v1/cloud"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting: its QODER_* name, the Settings field it fills, and how its text is read."""
+
+    name: str
+    field: str
+    kind: str  # "text", "secret", "env_id", "bool", "positive", "rate", "count", "path"
+    option: str = ""  # the pytest option; derived from the name unless given
+    embedded_default: Any = None
+    remote_default: Any = None
+
+    @property
+    def key(self) -> str:
+        """The config-file key: the variable name lowercased without the QODER_ prefix."""
+        return self.name.removeprefix("QODER_").lower()
+
+    @property
+    def flag(self) -> str:
+        return self.option or "--qoder-" + self.key.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        """The argparse destination pytest stores the option under."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("QODER_BASE_URL", "base_url", "text"),
+    Variable("QODER_PAT", "pat", "secret"),
+    Variable("QODER_ENVIRONMENT_ID", "environment_id", "env_id"),
+    Variable("QODER_CLOUD_ENVIRONMENT_ID", "cloud_environment_id", "env_id"),
+    Variable("QODER_OTHER_ENVIRONMENT_ID", "other_environment_id", "env_id"),
+    Variable("QODER_FORBIDDEN_PAT", "forbidden_pat", "secret"),
+    Variable("QODER_EXPIRED_PAT", "expired_pat", "secret"),
+    Variable("QODER_PROVISIONER", "provisioner", "text"),
+    Variable("QODER_HOOK_URL", "hook_url", "text"),
+    Variable("QODER_AGENT_ID", "agent_id", "text"),
+    # pytest's own --strict means strict here too (the plugin reads config.getoption("strict")).
+    Variable("QODER_STRICT", "strict", "bool", option="--strict", embedded_default=False, remote_default=False),
+    Variable(
+        "QODER_REPORTS_DIR",
+        "reports_dir",
+        "path",
+        option="--reports-dir",
+        embedded_default="reports",
+        remote_default="reports",
+    ),
+    Variable("QODER_TIMEOUT", "timeout_s", "positive", embedded_default=10.0, remote_default=10.0),
+    # Client-side rate limits (requests per second, 0 = off). Remote defaults are the docs' suggested client
+    # baselines (api-reference §1: "GET <= 50 rps, writes <= 20 rps"); the embedded emulator needs none.
+    Variable("QODER_WRITE_RATE", "write_rate", "rate", embedded_default=0.0, remote_default=20.0),
+    Variable("QODER_READ_RATE", "read_rate", "rate", embedded_default=0.0, remote_default=50.0),
+    Variable("QODER_CONCURRENCY", "concurrency", "count", embedded_default=8, remote_default=4),
+    Variable("QODER_ROUNDS", "rounds", "count", embedded_default=5, remote_default=2),
+)
+BY_FIELD = {variable.field: variable for variable in VARIABLES}
+BY_KEY = {variable.key: variable for variable in VARIABLES}
+SECRET_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "secret")
+
+
+def new_run_id() -> str:
+    return random_tokens.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str | None = None
+    pat: str | None = field(default=None, repr=False)
+    environment_id: str | None = None
+    cloud_environment_id: str | None = None
+    other_environment_id: str | None = None
+    forbidden_pat: str | None = field(default=None, repr=False)
+    expired_pat: str | None = field(default=None, repr=False)
+    provisioner: str = EMBEDDED
+    hook_url: str | None = None
+    agent_id: str | None = None
+    strict: bool = False
+    reports_dir: Path = Path("reports")
+    timeout_s: float = 10.0
+    write_rate: float = 0.0
+    read_rate: float = 0.0
+    concurrency: int = 8
+    rounds: int = 5
+    run_id: str = field(default_factory=new_run_id)
+    config_file: Path | None = None  # the file the settings were read from, if any
+
+    @property
+    def embedded(self) -> bool:
+        return self.provisioner == EMBEDDED
+
+    @property
+    def api_root(self) -> str:
+        return (self.base_url or "") + API_PREFIX
+
+    def secrets(self) -> dict[str, str]:
+        """Token variables by name, only those that are set: for the Redactor and the secret canary."""
+        return {v.name: getattr(self, v.field) for v in VARIABLES if v.kind == "secret" and getattr(self, v.field)}
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration for reports, by variable name; a token shows only whether it is set."""
+        shown: dict[str, Any] = {}
+        for variable in VARIABLES:
+            value = getattr(self, variable.field)
+            if variable.kind == "secret":
+                shown[variable.name] = "<set>" if value else "<not set>"
+            else:
+                shown[variable.name] = str(value) if isinstance(value, Path) else value
+        shown["run_id"] = self.run_id
+        return shown
+
+    def require(self, *fields: str) -> None:
+        """Skip the case as "not verified" when an input it needs is not configured (never a pass)."""
+        missing = [BY_FIELD[name].name for name in fields if not getattr(self, name)]
+        if not missing:
+            return
+        import pytest
+
+        verb = "is" if len(missing) == 1 else "are"
+        pytest.skip(f"not verified: {' and '.join(missing)} {verb} not configured")
+
+    def with_target(self, values: Mapping[str, str]) -> Settings:
+        """These settings pointed at a target described by QODER_* values (the embedded emulator's settings)."""
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            variable = next((v for v in VARIABLES if v.name == name), None)
+            if variable is None or variable.field in ("provisioner",):
+                continue
+            changes[variable.field] = value.rstrip("/") if variable.field == "base_url" else value
+        return dataclasses.replace(self, **changes)
+
+
+# ------------------------------------------------------------------------------------------------------- loading
+
+
+def find_config_file(option_path: str | None, environ: Mapping[str, str], rootdir: Path | None) -> Path | None:
+    if option_path:
+        return Path(option_path)
+    if environ.get(CONFIG_VARIABLE):
+        return Path(environ[CONFIG_VARIABLE])
+    if rootdir is not None and (Path(rootdir) / CONFIG_FILE_NAME).is_file():
+        return Path(rootdir) / CONFIG_FILE_NAME
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's keys; a missing file, invalid TOML or an unknown key is a ConfigurationError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"configuration file {path} cannot be read: {error.__class__.__name__}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # The decoder's message names the line and column, e.g. "Invalid value (at line 3, column 9)".
+        raise ConfigurationError(f"configuration file {path} is not valid TOML: {error}") from None
+    unknown = [key for key in raw if key not in BY_KEY]
+    if unknown:
+        known = ", ".join(sorted(BY_KEY))
+        raise ConfigurationError(
+            f"configuration file {path}: unknown key(s) {', '.join(repr(k) for k in unknown)} "
+            f"(keys go at the top level; known keys: {known})"
+        )
+    return raw
+
+
+def load_settings(
+    *,
+    options: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    rootdir: Path | None = None,
+    run_id: str | None = None,
+) -> Settings:
+    """Settings from every source; raises ConfigurationError with one message listing every problem.
+
+    `options` maps option destinations (`qoder_base_url`, `strict`, `reports_dir`) to values; None means "not
+    given". `config_file` is the explicit `--qoder-config` path, if any.
+    """
+    options = options or {}
+    environ = os.environ if environ is None else environ
+    path = find_config_file(str(config_file) if config_file else None, environ, rootdir)
+    from_file = read_config_file(path) if path is not None else {}
+
+    raw: dict[str, tuple[Any, str]] = {}  # field -> (value, where it came from)
+    for variable in VARIABLES:
+        option_value = options.get(variable.dest)
+        if variable.kind == "bool" and option_value is False:
+            option_value = None  # a store_true flag that was not given
+        if option_value not in (None, ""):
+            raw[variable.field] = (option_value, f"option {variable.flag}")
+        elif environ.get(variable.name, "") != "":
+            raw[variable.field] = (environ[variable.name], variable.name)
+        elif variable.key in from_file:
+            raw[variable.field] = (from_file[variable.key], f"{variable.key} in {path}")
+    return _validate(raw, path, run_id or new_run_id())
+
+
+def _validate(raw: dict[str, tuple[Any, str]], path: Path | None, run_id: str) -> Settings:
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+
+    def given(name: str) -> bool:
+        return name in values and values[name] not in (None, "")
+
+    base_url_given = "base_url" in raw
+    for variable in VARIABLES:
+        if variable.field not in raw:
+            continue
+        value, where = raw[variable.field]
+        try:
+            values[variable.field] = _parse(variable, value)
+        except ValueError as reason:
+            source = "" if where == variable.name else f" (from {where})"
+            problems.append(f"{variable.name}{source} {reason}")
+
+    if base_url_given:  # even a malformed one: list what else is missing in the same message
+        provisioner = values.get("provisioner")
+        if provisioner is None:
+            if given("hook_url"):
+                values["provisioner"] = "hook"
+            elif given("agent_id"):
+                values["provisioner"] = "lifecycle"
+            else:
+                problems.append(
+                    "QODER_PROVISIONER is not set: set QODER_HOOK_URL (provisioner hook) or QODER_AGENT_ID "
+                    "(provisioner lifecycle), or set QODER_PROVISIONER=hook|lifecycle with its input"
+                )
+        elif provisioner not in PROVISIONERS:
+            problems.append(f"QODER_PROVISIONER must be hook or lifecycle, not {provisioner!r}")
+        if values.get("provisioner") == "hook" and not given("hook_url"):
+            problems.append("QODER_HOOK_URL is not set: the hook provisioner needs it")
+        if values.get("provisioner") == "lifecycle" and not given("agent_id"):
+            problems.append("QODER_AGENT_ID is not set: the lifecycle provisioner needs it")
+        if not given("pat"):
+            problems.append("QODER_PAT is not set: QODER_BASE_URL is set, so a PAT for it is needed")
+        if not given("environment_id"):
+            problems.append(
+                "QODER_ENVIRONMENT_ID is not set: QODER_BASE_URL is set, so a self_hosted environment ID is needed"
+            )
+    else:
+        # No target: the embedded emulator supplies every credential. Target inputs without a target are a mistake
+        # (they would silently be replaced by the emulator's), so they are refused rather than ignored.
+        stray = [
+            v.name
+            for v in VARIABLES
+            if v.field in raw and v.field not in ("strict", "reports_dir", "timeout_s", "write_rate", "read_rate")
+            and v.field not in ("concurrency", "rounds")
+        ]  # fmt: skip
+        if stray:
+            problems.append(
+                f"QODER_BASE_URL is not set, but {', '.join(stray)} {'is' if len(stray) == 1 else 'are'}: set "
+                "QODER_BASE_URL to test a target, or unset them to run against the embedded emulator"
+            )
+        values["provisioner"] = EMBEDDED
+    if problems:
+        where = f" (configuration file: {path})" if path else ""
+        raise ConfigurationError(
+            "the conformance suite is not configured correctly"
+            + where
+            + ":\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+    remote = values.get("provisioner") != EMBEDDED
+    for variable in VARIABLES:
+        if variable.field not in values and variable.embedded_default is not None:
+            values[variable.field] = _parse(variable, variable.remote_default if remote else variable.embedded_default)
+    return Settings(**values, run_id=run_id, config_file=path)
+
+
+def _parse(variable: Variable, value: Any) -> Any:
+    """One value from its text (or TOML) form; ValueError text completes "QODER_X ..." and never shows a token."""
+    kind = variable.kind
+    if kind == "secret":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("is set but is not a non-empty string")
+        if value != value.strip() or any(c in value for c in "\r\n"):
+            raise ValueError("is set but has leading/trailing white space or a line break")
+        return value
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise ValueError(f"must be one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}, not {value!r}")
+    if kind in ("positive", "rate"):
+        try:
+            number = float(value) if not isinstance(value, bool) else float("nan")
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number, not {value!r}") from None
+        if not number > 0 and not (kind == "rate" and number == 0):
+            raise ValueError(f"must be {'>= 0 (0 = off)' if kind == 'rate' else 'a positive number'}, not {value!r}")
+        return number
+    if kind == "count":
+        try:
+            number = int(str(value).strip()) if not isinstance(value, (bool, float)) else None
+        except ValueError:
+            number = None
+        if number is None or number < 1:
+            raise ValueError(f"must be a positive whole number, not {value!r}")
+        return number
+    if kind == "path":
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise ValueError(f"must be a folder path, not {value!r}")
+        return Path(value).absolute()
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {value!r}")
+    value = value.strip()
+    if kind == "env_id":
+        if not value.startswith("env_") or len(value) <= len("env_"):
+            raise ValueError(f"must be an environment ID starting with env_, not {value!r}")
+        return value
+    if variable.field == "base_url":
+        return _origin(value)
+    if variable.field == "hook_url":
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        return value
+    if variable.field == "provisioner":
+        return value.lower()
+    return value
+
+
+def _origin(value: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) origin such as https://api.qoder.com, not {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(
+            f"must be an origin without a path or query (the suite appends {API_PREFIX}/...), not {value!r}"
+        )
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials (user:password@); put the PAT in QODER_PAT")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"has a malformed port: {value!r}") from None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def embedded_emulator_config() -> dict[str, Any]:
+    """The embedded emulator's identities, with tokens random per run so the secret canary scan means something.
+
+    The shape is the emulator's documented config format; the IDs are its documented built-in ones.
+    """
+
+    def token() -> str:
+        return "pt-" + random_tokens.token_hex(16)
+
+    return {
+        "principal": [
+            {"name": "primary", "tokens": [token()], "expired_tokens": [token()]},
+            {"name": "other", "tokens": [token()]},
+        ],
+        "environment": [
+            {"id": "env_00000000000000000000000000000001", "type": "self_hosted", "owner": "primary"},
+            {"id": "env_00000000000000000000000000000002", "type": "self_hosted", "owner": "primary"},
+            {"id": "env_000000000000000000000000000000c1", "type": "cloud", "owner": "primary"},
+            {"id": "env_00000000000000000000000000000101", "type": "self_hosted", "owner": "other"},
+        ],
+        "agent": [{"id": "agent_00000000000000000000000000000001"}],
+    }

@@ -1,0 +1,624 @@
+"""The suite's pytest plugin: options, markers, fixtures, verdicts, JUnit properties, reports and exit status.
+
+Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
+`conformance/` package (or `--qoder-suite` forces it, for the harness's own tests); `pytest tests/...` only gets the
+options and the marker handling. Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a
+HarnessError in any phase, or any other exception, is an *error*, shown and counted as an error by pytest and JUnit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import conformance
+from conformance import catalogue, checks, evidence, preflight, results
+from conformance.client import RateLimiter, SuiteClient, close_shared_clients
+from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings, new_run_id
+from conformance.errors import ConfigurationError, HarnessError
+from conformance.ledger import LEDGER_NAME, Ledger, cleanup
+from conformance.provisioners import case_metadata, make_provisioner
+
+PACKAGE_DIR = Path(conformance.__file__).resolve().parent
+LEVEL_ORDER = ("MUST", "SHOULD", "UNSPECIFIED")
+PREFLIGHT_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
+HARNESS_PREFIX = "harness error (not a conformance verdict)"
+
+
+class ConformanceFailure(AssertionError):
+    """A case's MUST (or, under --strict, SHOULD) expectations did not hold: the one way to a FAIL verdict."""
+
+
+@dataclass
+class CaseState:
+    """What the plugin keeps for one case while it runs."""
+
+    nodeid: str
+    requirements: list[str]
+    checker: checks.Checker
+    exchanges: list[evidence.Exchange] = field(default_factory=list)
+    verdict: str | None = None
+    message: str = ""
+    duration_s: float = 0.0
+
+    def record(self, exchange: evidence.Exchange) -> None:
+        self.exchanges.append(exchange)  # list.append is atomic: safe from the concurrency cases' threads
+
+
+@dataclass
+class RunState:
+    """Per-process state of a suite-mode run."""
+
+    settings: Settings
+    controller: bool  # the process that owns the terminal and the reports (xdist controller or sole process)
+    runs_cases: bool  # not the xdist controller
+    started_at: str
+    emulator_config: dict[str, Any] | None = None
+    emulator: Any = None
+    redactor: evidence.Redactor | None = None
+    limiter: RateLimiter | None = None
+    ledger: Ledger | None = None
+    preflight: dict[str, Any] = field(default_factory=dict)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cleanup: dict[str, Any] = field(default_factory=lambda: {"stopped": [], "already_stopped": [], "failed": []})
+    report_paths: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+RUN_KEY = pytest.StashKey[RunState]()
+CASE_KEY = pytest.StashKey[CaseState]()
+
+
+# ------------------------------------------------------------------------------------------------ options, modes
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qoder", "Qoder Stop work item conformance")
+    for variable in VARIABLES:
+        if variable.flag == "--strict":
+            continue  # pytest's own --strict also means strict here
+        hint = f"(default: environment {variable.name}, then the config file key '{variable.key}')"
+        if variable.kind == "secret":
+            hint += "; prefer the environment variable or the config file: command lines are visible to others"
+        group.addoption(
+            variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.name} {hint}"
+        )
+    group.addoption(
+        "--qoder-config",
+        dest="qoder_config",
+        default=None,
+        metavar="PATH",
+        help="TOML config file (default: QODER_CONFIG, then qoder-conformance.toml in the rootdir)",
+    )
+    group.addoption(
+        "--qoder-suite",
+        dest="qoder_suite",
+        action="store_true",
+        default=False,
+        help="suite mode for test files outside conformance/ (the harness's own tests)",
+    )
+
+
+def is_suite_mode(config: pytest.Config) -> bool:
+    if config.getoption("qoder_suite", False):
+        return True
+    base = Path(config.invocation_params.dir)
+    for arg in config.args:
+        path = (base / str(arg).split("::")[0]).resolve()
+        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents:
+            return True
+    return False
+
+
+def strict_flag(config: pytest.Config) -> bool:
+    try:
+        if config.getoption("strict", None):
+            return True
+    except ValueError:
+        pass
+    try:
+        return bool(config.getini("strict"))
+    except (ValueError, KeyError):
+        return False
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    if hasattr(config, "workerinput"):
+        return False
+    return getattr(config.option, "dist", "no") != "no" and bool(getattr(config.option, "numprocesses", 0))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not is_suite_mode(config):
+        return
+    workerinput = getattr(config, "workerinput", None)
+    options = {v.dest: config.getoption(v.dest, None) for v in VARIABLES if v.flag != "--strict"}
+    options["strict"] = strict_flag(config)
+    try:
+        settings = load_settings(
+            options=options,
+            config_file=config.getoption("qoder_config", None),
+            rootdir=config.rootpath,
+            run_id=workerinput["qoder_run_id"] if workerinput else new_run_id(),
+        )
+    except ConfigurationError as error:
+        raise pytest.UsageError(str(error)) from None
+    controller = workerinput is None
+    state = RunState(
+        settings=settings,
+        controller=controller,
+        runs_cases=not _is_xdist_controller(config),
+        started_at=workerinput["qoder_started_at"] if workerinput else _now(),
+    )
+    if settings.embedded:
+        state.emulator_config = workerinput["qoder_emulator_config"] if workerinput else embedded_emulator_config()
+    config.stash[RUN_KEY] = state
+    _ACTIVE_RUNS.append(state)
+    collect_only = config.getoption("collectonly", False)
+    if controller and not collect_only and not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(settings.reports_dir / "junit.xml")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: workers share the controller's run id, start time and embedded tokens (one canary for all)."""
+    state = node.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    node.workerinput["qoder_run_id"] = state.settings.run_id
+    node.workerinput["qoder_started_at"] = state.started_at
+    node.workerinput["qoder_emulator_config"] = state.emulator_config
+
+
+def embedded_secrets(emulator_config: Mapping[str, Any]) -> dict[str, str]:
+    """The token variables the embedded emulator will print, known before it starts (we chose its tokens)."""
+    primary, other = emulator_config["principal"][0], emulator_config["principal"][1]
+    return {
+        "QODER_PAT": primary["tokens"][0],
+        "QODER_EXPIRED_PAT": primary["expired_tokens"][0],
+        "QODER_FORBIDDEN_PAT": other["tokens"][0],
+    }
+
+
+def run_secrets(state: RunState) -> dict[str, str]:
+    secrets = dict(state.settings.secrets())
+    if state.emulator_config is not None:
+        secrets.update(embedded_secrets(state.emulator_config))
+    return secrets
+
+
+# ------------------------------------------------------------------------------------- session start: target, preflight
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None or session.config.getoption("collectonly", False):
+        return
+    if state.runs_cases and state.settings.embedded:
+        _launch_embedded(state)
+    state.redactor = evidence.Redactor(run_secrets(state))
+    state.limiter = RateLimiter.for_settings(state.settings)
+    state.ledger = Ledger(state.settings.reports_dir / LEDGER_NAME, state.settings)
+    # Preflight once: in the controller for a remote target; per process for the embedded emulators.
+    embedded_here = state.settings.embedded and state.runs_cases
+    if (state.controller and not state.settings.embedded) or embedded_here:
+        exchanges: list[evidence.Exchange] = []
+        client = SuiteClient(state.settings, exchanges.append, state.redactor, state.limiter)
+        state.preflight = preflight.run(state.settings, client)
+        state.preflight["exchanges"] = [exchange.summary() for exchange in exchanges]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """A failed preflight stops the run here, not in sessionstart: pytest then still finishes the session, so
+    junit.xml and the reports (with the preflight's findings) are written."""
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is not None and state.preflight and not state.preflight.get("ok"):
+        pytest.exit(preflight.message(state.preflight), returncode=PREFLIGHT_EXIT_STATUS)
+
+
+def _launch_embedded(state: RunState) -> None:
+    try:
+        from qoder_emulator import launch  # the documented seam: start the emulator the way a user would
+    except ImportError as error:
+        pytest.exit(f"the embedded emulator is not available ({error}); set QODER_BASE_URL", returncode=3)
+    try:
+        state.emulator = launch(config=state.emulator_config)
+    except Exception as error:
+        pytest.exit(f"the embedded emulator did not start: {error}", returncode=3)
+    state.settings = state.settings.with_target(state.emulator.settings)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None:
+        return []
+    settings = state.settings
+    target = settings.base_url or "embedded emulator (one per process)"
+    return [
+        f"qoder: target {target}, provisioner {settings.provisioner}, run {settings.run_id}, "
+        f"strict {settings.strict}, reports {settings.reports_dir}"
+    ]
+
+
+# --------------------------------------------------------------------------------------------- markers, keywords
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    found: list[str] = []
+    for marker in item.iter_markers("req"):
+        for rid in marker.args:
+            if rid not in found:
+                found.append(rid)
+    return found
+
+
+def strongest_level(ids: list[str]) -> str:
+    levels = {catalogue.get(rid).level for rid in ids if rid in catalogue.requirements()}
+    return next((level for level in LEVEL_ORDER if level in levels), "")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """An unknown requirement ID is a collection error of the file that uses it, naming the ID."""
+    report = yield
+    if report.outcome != "passed":
+        return report
+    known = catalogue.requirements()
+    unknown = sorted(
+        {rid for node in report.result or [] if isinstance(node, pytest.Item) for rid in requirement_ids(node)}
+        - set(known)
+    )
+    if unknown:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"unknown requirement ID(s) {', '.join(unknown)} in @pytest.mark.req; "
+            f"every ID must be in {catalogue.CATALOGUE_PATH}"
+        )
+    return report
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Level markers and ID keywords, before -m/-k deselection: `-m must`, `-k STOP-TR-FORCE` select."""
+    for rid in requirement_ids(item):
+        if rid not in catalogue.requirements():
+            continue
+        item.add_marker(catalogue.get(rid).marker)
+        item.extra_keyword_matches.add(rid)
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+
+
+def _run_state(request: pytest.FixtureRequest) -> RunState:
+    state = request.config.stash.get(RUN_KEY, None)
+    if state is None:
+        raise ConfigurationError("the conformance fixtures run only in suite mode (tests under conformance/)")
+    return state
+
+
+def _case_state(request: pytest.FixtureRequest) -> CaseState:
+    item = request.node
+    case = item.stash.get(CASE_KEY, None)
+    if case is None:
+        ids = requirement_ids(item)
+        case = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+        item.stash[CASE_KEY] = case
+    return case
+
+
+@pytest.fixture(scope="session")
+def settings(request: pytest.FixtureRequest) -> Settings:
+    return _run_state(request).settings
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest) -> checks.Checker:
+    return _case_state(request).checker
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> SuiteClient:
+    state = _run_state(request)
+    assert state.redactor is not None
+    return SuiteClient(state.settings, _case_state(request).record, state.redactor, state.limiter)
+
+
+@pytest.fixture
+def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Callable[..., dict[str, Any]]:
+    state = _run_state(request)
+    nodeid = request.node.nodeid
+    ledger = state.ledger
+    assert ledger is not None
+
+    def created(environment_id: str, work_id: str) -> None:
+        ledger.record(environment_id, work_id, nodeid)
+
+    provisioner = make_provisioner(state.settings, api, created)
+
+    def provision_item(
+        state_name: str, *, environment_id: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        environment = environment_id or state.settings.environment_id or ""
+        return provisioner.provision(
+            state_name, environment_id=environment, metadata=case_metadata(state.settings, nodeid, metadata)
+        )
+
+    return provision_item
+
+
+# ----------------------------------------------------------------------------------------------------- verdicts
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.config.stash.get(RUN_KEY, None) is not None and CASE_KEY not in item.stash:
+        ids = requirement_ids(item)
+        item.stash[CASE_KEY] = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    result = yield
+    state = item.config.stash.get(RUN_KEY, None)
+    case = item.stash.get(CASE_KEY, None)
+    if state is not None and case is not None:
+        failing = case.checker.failures(strict=state.settings.strict)
+        if failing:
+            raise ConformanceFailure(failure_text(case, failing))
+    return result
+
+
+def failure_text(case: CaseState, failing: list[checks.Mismatch]) -> str:
+    """One line per mismatch, each failing requirement's quote and page, then the case's (redacted) exchanges."""
+    lines = [mismatch.line() for mismatch in failing]
+    for rid in dict.fromkeys(m.requirement for m in failing):
+        requirement = catalogue.get(rid)
+        lines += [
+            "",
+            f"{rid} ({requirement.level}, {requirement.page}):",
+            f'  "{catalogue.normalize(requirement.quote)}"',
+        ]
+    lines += ["", "exchanges:", *exchange_lines(case.exchanges)]
+    return "\n".join(lines)
+
+
+def exchange_lines(exchanges: list[evidence.Exchange]) -> list[str]:
+    lines = []
+    for exchange in exchanges:
+        lines.append(f"  [{exchange.role}] {exchange.summary()}")
+        if exchange.role not in (evidence.UNDER_TEST, evidence.READ_BACK):
+            continue
+        lines += [f"    > {name}: {value}" for name, value in exchange.request_headers.items()]
+        if exchange.request_body is not None:
+            lines.append(f"    > {exchange.request_body}")
+        lines += [f"    < {name}: {value}" for name, value in exchange.response_headers.items()]
+        if exchange.response_body is not None:
+            lines.append(f"    < {exchange.response_body}")
+    return lines
+
+
+def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, case: CaseState) -> None:
+    """Update the case's verdict from one phase's report (and rewrite harness errors as errors)."""
+    strict = item.config.stash[RUN_KEY].settings.strict
+    if report.skipped:
+        reason = _skip_reason(report)
+        case.verdict, case.message = results.NOT_VERIFIED, reason
+        if not reason.startswith("not verified"):
+            case.message = f"not verified: {reason}"
+        return
+    if report.failed:
+        excinfo = call.excinfo
+        is_mismatch = excinfo is not None and excinfo.errisinstance(AssertionError) and report.when == "call"
+        if is_mismatch:
+            case.verdict, case.message = results.FAIL, str(excinfo.value) if excinfo else ""
+            return
+        if case.verdict == results.ERROR:
+            return  # the first error explains the case; a teardown error after it adds nothing
+        what = f"{excinfo.typename}: {excinfo.value}" if excinfo is not None else str(report.longrepr)
+        harness = excinfo is not None and excinfo.errisinstance(HarnessError)
+        prefix = HARNESS_PREFIX if harness else "error in the case itself (not a conformance verdict)"
+        case.verdict, case.message = results.ERROR, f"{prefix}: {what}"
+        if report.when == "call":
+            report.when = "setup"  # pytest and JUnit count a failed setup as an error, never a failure
+            if harness:
+                report.longrepr = f"{HARNESS_PREFIX}: {what}\n\nexchanges:\n" + "\n".join(
+                    exchange_lines(case.exchanges)
+                )
+        return
+    if report.when == "call":
+        warnings = case.checker.warnings(strict=strict)
+        if warnings:
+            case.verdict = results.WARN
+            case.message = "\n".join(m.line() for m in warnings)
+        elif case.requirements and all(catalogue.get(r).level == "UNSPECIFIED" for r in case.requirements):
+            case.verdict = results.RECORDED
+        else:
+            case.verdict = results.PASS
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    state = item.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return report
+    case = item.stash.get(CASE_KEY, None)
+    if case is None:
+        ids = requirement_ids(item)
+        case = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+        item.stash[CASE_KEY] = case
+    case.duration_s += report.duration
+    _classify(item, call, report, case)
+    if report.when == "teardown":
+        verdict = case.verdict or results.ERROR
+        properties = [("requirement", rid) for rid in case.requirements]
+        properties += [("level", strongest_level(case.requirements)), ("verdict", verdict)]
+        report.user_properties.extend(properties)
+        report.qoder_case = case_record(case, verdict).to_dict()  # type: ignore[attr-defined]
+    return report
+
+
+def case_record(case: CaseState, verdict: str) -> results.CaseRecord:
+    checker = case.checker
+    return results.CaseRecord(
+        nodeid=case.nodeid,
+        requirements=list(case.requirements),
+        verdict=verdict,
+        message=case.message,
+        mismatches=[asdict(m) for m in checker.mismatches],
+        observations=[asdict(o) for o in checker.observations],
+        exchanges=[exchange.to_dict() for exchange in case.exchanges],
+        duration_s=round(case.duration_s, 3),
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect case records (in the controller they arrive from the workers as plain dicts)."""
+    case = getattr(report, "qoder_case", None)
+    if isinstance(case, dict) and report.when == "teardown" and _ACTIVE_RUNS:
+        _ACTIVE_RUNS[-1].cases[case["nodeid"]] = case
+
+
+# The hook above gets no config; runs nest only under pytester (an inner in-process run), hence a stack.
+_ACTIVE_RUNS: list[RunState] = []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is not None and state in _ACTIVE_RUNS:
+        _ACTIVE_RUNS.remove(state)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: merge each worker's cleanup outcome into the controller's."""
+    state = node.config.stash.get(RUN_KEY, None)
+    outcome = getattr(node, "workeroutput", {}).get("qoder_cleanup")
+    if state is None or not isinstance(outcome, dict):
+        return
+    for key in ("stopped", "already_stopped", "failed"):
+        state.cleanup[key] = state.cleanup.get(key, []) + list(outcome.get(key, []))
+
+
+# ------------------------------------------------------------------------------------------------- session end
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(RUN_KEY, None)
+    if state is None or config.getoption("collectonly", False):
+        return
+    try:
+        if state.runs_cases:
+            _cleanup_own_items(state)
+            if hasattr(config, "workeroutput"):
+                config.workeroutput["qoder_cleanup"] = state.cleanup
+        if state.controller:
+            _write_reports(session, state)
+    finally:
+        if state.emulator is not None:
+            state.emulator.stop()
+            state.emulator = None
+        close_shared_clients()
+
+
+def _cleanup_own_items(state: RunState) -> None:
+    if state.ledger is None or not state.ledger.entries or state.redactor is None:
+        return
+    client = SuiteClient(state.settings, lambda exchange: None, state.redactor, state.limiter)
+    outcome = cleanup(state.ledger.entries, client)
+    for key in ("stopped", "already_stopped", "failed"):
+        state.cleanup[key] = state.cleanup.get(key, []) + outcome[key]
+
+
+def _write_reports(session: pytest.Session, state: RunState) -> None:
+    settings = state.settings
+    cases = [results.CaseRecord(**case) for case in state.cases.values()]
+    run = results.RunRecord(
+        suite_version=conformance.__version__,
+        spec_digest=catalogue.spec_digest(),
+        target=settings.base_url or "embedded emulator",
+        provisioner=settings.provisioner,
+        config=settings.redacted(),
+        started_at=state.started_at,
+        finished_at=_now(),
+        strict=settings.strict,
+        cases=cases,
+        exit_status=int(session.exitstatus),
+        preflight=state.preflight,
+        cleanup=state.cleanup,
+    )
+    try:
+        from conformance import reporting
+    except ImportError as error:
+        state.notes.append(f"reports not written: conformance.reporting is not available ({error})")
+        return
+    hits = reporting.write_all(run, settings.reports_dir, run_secrets(state))
+    state.report_paths = [
+        str(settings.reports_dir / name) for name in ("junit.xml", "report.html", "summary.json", "summary.md")
+    ]
+    if hits:
+        lines = [getattr(hit, "line", lambda h=hit: str(h))() for hit in hits]
+        state.notes.append("SECRET CANARY: a token was found in the reports; the files were removed:")
+        state.notes += [f"  {line}" for line in lines]
+        sys.stderr.write("\n".join(["", "!" * 30 + " secret canary " + "!" * 30, *lines, ""]) + "\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ----------------------------------------------------------------------------------------------- terminal summary
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None or not state.controller or config.getoption("collectonly", False):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("Qoder Stop conformance")
+    cases = [results.CaseRecord(**case) for case in state.cases.values()]
+    verdicts = [v for v in results.requirement_verdicts(cases) if v.cases]
+    tally = results.counts(verdicts)
+    write(
+        f"requirements exercised: {len(verdicts)}  pass {tally['pass']}  FAIL {tally['fail']}  warn {tally['warn']}  "
+        f"recorded {tally['recorded']}  not verified {tally['not_verified']}  error {tally['error']}"
+    )
+    warned = [case for case in cases if case.verdict == results.WARN]
+    if warned:
+        write("warnings (SHOULD not met; --strict makes them failures):")
+        for case in warned:
+            write(f"  {case.nodeid}: " + case.message.replace("\n", "; "))
+    reasons = sorted({case.message for case in cases if case.verdict == results.NOT_VERIFIED})
+    if reasons:
+        write("not verified:")
+        for reason in reasons:
+            write(f"  {reason}")
+    failed_cleanup = state.cleanup.get("failed") or []
+    if failed_cleanup:
+        write(f"cleanup: {len(failed_cleanup)} item(s) may still be live: {json.dumps(failed_cleanup)}")
+    for note in state.preflight.get("notes", []):
+        write(f"preflight note: {note}")
+    for note in state.notes:
+        write(note)
+    if state.report_paths:
+        write("reports: " + ", ".join(path for path in state.report_paths if os.path.exists(path)))

@@ -1,0 +1,189 @@
+"""SuiteClient: redaction at capture, never a retry of the request under test, setup retries, transport errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from conformance import evidence
+from conformance.client import RateLimiter, SuiteClient, TokenBucket, retry_delay
+from conformance.config import Settings
+from conformance.errors import RateLimited, TargetUnreachable, UnexpectedResponse
+from conformance.evidence import Redactor
+
+TOKEN = "pt-client-test-5f2a9c0b7e13d4a8"
+
+
+class FakeServer:
+    """A loopback HTTP server whose every answer comes from `answer(handler) -> (status, headers, body)`."""
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]) -> None:
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                outer.hits += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                status, headers, body = answer(self)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def make_client(base_url: str, *, timeout_s: float = 2.0, transport=None, sleep=time.sleep):
+    settings = Settings(base_url=base_url, pat=TOKEN, environment_id="env_1", provisioner="hook", timeout_s=timeout_s)
+    exchanges: list[evidence.Exchange] = []
+    http = httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False) if transport else None
+    client = SuiteClient(settings, exchanges.append, Redactor(settings.secrets()), RateLimiter(0, 0), http=http,
+                         sleep=sleep)  # fmt: skip
+    return client, exchanges
+
+
+@pytest.fixture
+def hanging_port() -> Iterator[int]:
+    """A listener that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_secrets_are_redacted_at_capture() -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"echo": request.content.decode(errors="replace"), "url": str(request.url)})
+
+    client, exchanges = make_client("http://target.test", transport=httpx.MockTransport(echo))
+    client.request("POST", f"/x?token={TOKEN}", role=evidence.SETUP, content=f'{{"t": "{TOKEN}"}}'.encode())
+    client.stop("env_1", "work_1", content=b"\xff" + TOKEN.encode())
+    dumped = repr([exchange.to_dict() for exchange in exchanges])
+    assert TOKEN not in dumped
+    first = exchanges[0]
+    assert first.request_headers["Authorization"] == "Bearer ${QODER_PAT}"
+    assert "${QODER_PAT}" in first.url and "${QODER_PAT}" in first.request_body
+    assert "${QODER_PAT}" in first.response_body
+    assert exchanges[1].request_body_base64 is not None and exchanges[1].role == evidence.UNDER_TEST
+
+
+def test_token_none_and_caller_authorization() -> None:
+    seen: list[str | None] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={})
+
+    client, _ = make_client("http://target.test", transport=httpx.MockTransport(record))
+    client.stop("env_1", "w", token=None)
+    client.stop("env_1", "w", token="pt-other")
+    client.stop("env_1", "w", token=None, headers={"Authorization": "Bearer "})
+    assert seen == [None, "Bearer pt-other", "Bearer"]
+
+
+def test_under_test_is_never_retried_on_503() -> None:
+    with FakeServer(lambda handler: (503, {"Retry-After": "0"}, b"busy")) as server:
+        client, exchanges = make_client(server.base_url)
+        with pytest.raises(RateLimited, match=r"rate limited: POST .* answered 503"):
+            client.stop("env_1", "work_1", content=b"{}")
+    assert server.hits == 1 and len(exchanges) == 1 and exchanges[0].status == 503
+
+
+def test_setup_is_retried_on_429_honouring_retry_after() -> None:
+    answers = iter([(429, {"Retry-After": "1"}, b""), (200, {"Content-Type": "application/json"}, b"{}")])
+    slept: list[float] = []
+    with FakeServer(lambda handler: next(answers)) as server:
+        client, exchanges = make_client(server.base_url, sleep=slept.append)
+        response = client.request("POST", "/sessions", role=evidence.SETUP, content=b"{}")
+    assert response.status_code == 200 and server.hits == 2 and slept == [1.0]
+    assert [e.status for e in exchanges] == [429, 200]
+
+
+def test_setup_gives_up_after_three_tries() -> None:
+    with FakeServer(lambda handler: (503, {}, b"")) as server:
+        client, _ = make_client(server.base_url, sleep=lambda s: None)
+        assert client.request("GET", "/x", role=evidence.SETUP).status_code == 503
+    assert server.hits == 3
+
+
+def test_gateway_html_to_the_request_under_test_is_an_unexpected_response() -> None:
+    html = (502, {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>")
+    with FakeServer(lambda handler: html) as server:
+        client, _ = make_client(server.base_url)
+        with pytest.raises(UnexpectedResponse, match="502 \\(Bad Gateway\\) with a text/html body"):
+            client.stop("env_1", "w", content=b"{}")
+
+
+def test_timeout_raises_target_unreachable_within_the_timeout(hanging_port: int) -> None:
+    client, exchanges = make_client(f"http://127.0.0.1:{hanging_port}", timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(TargetUnreachable, match=r"no answer within 0.5 s"):
+        client.stop("env_1", "w", content=b"{}")
+    assert time.monotonic() - started < 2.0
+    assert exchanges[0].error and exchanges[0].status is None
+
+
+def test_connection_refused_raises_target_unreachable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client, exchanges = make_client(f"http://127.0.0.1:{port}")
+    with pytest.raises(TargetUnreachable, match="connection refused"):
+        client.get("env_1", "w")
+    assert len(exchanges) == 1 and "refused" in exchanges[0].error
+
+
+def test_exchanges_are_recorded_from_threads() -> None:
+    client, exchanges = make_client("http://t.test", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    threads = [threading.Thread(target=client.stop, args=("env_1", "w")) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(exchanges) == 8 and all(e.finished_at >= e.started_at > 0 for e in exchanges)
+
+
+def test_token_bucket_limits_the_rate() -> None:
+    bucket = TokenBucket(20)
+    started = time.monotonic()
+    for _ in range(30):  # 20 burst, then 10 more at 20/s: about 0.5 s
+        bucket.acquire()
+    assert 0.35 < time.monotonic() - started < 1.5
+    assert TokenBucket(0).acquire() == 0.0
+
+
+def test_rate_is_shared_between_xdist_workers() -> None:
+    limiter = RateLimiter(20, 50, workers=4)
+    assert (limiter.writes.rate, limiter.reads.rate) == (5, 12.5)
+
+
+def test_retry_delay_is_capped() -> None:
+    assert retry_delay(httpx.Response(429, headers={"Retry-After": "3600"}), 1) == 5.0
+    assert retry_delay(httpx.Response(429), 2) == 0.5

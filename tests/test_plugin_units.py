@@ -1,0 +1,201 @@
+"""The plugin inside real pytest runs (pytester): markers and keywords, unknown IDs, verdicts, JUnit, exit status."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+markers =
+    req(*ids): requirement IDs
+    must: MUST
+    should: SHOULD
+    unspecified: UNSPECIFIED
+junit_family = xunit1
+"""
+
+SELECTION = """
+import pytest
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_a_must():
+    pass
+
+@pytest.mark.parametrize("x", [pytest.param(1, marks=pytest.mark.req("STOP-OPEN-FORCE-TYPE"), id="F-TYPE")])
+def test_a_should(x):
+    pass
+
+@pytest.mark.req("STOP-OPEN-FORCE-NULL")
+def test_unspecified():
+    pass
+"""
+
+VERDICTS = """
+import pytest
+from conformance.errors import TargetUnreachable
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_pass(check):
+    check.equal("STOP-TR-QUEUED", "state", "stopped", "stopped")
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_fail(check):
+    check.equal("STOP-TR-QUEUED", "state", "stopped", "queued")
+
+@pytest.mark.req("STOP-OPEN-FORCE-TYPE")
+def test_warn(check):
+    check.equal("STOP-OPEN-FORCE-TYPE", "status", 400, 200)
+
+@pytest.mark.req("STOP-OPEN-FORCE-NULL")
+def test_recorded(check):
+    check.observe("STOP-OPEN-FORCE-NULL", "status", 200)
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_harness_error(check):
+    raise TargetUnreachable("target unreachable: GET http://x: no answer within 10 s")
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_not_verified(settings):
+    pytest.skip("not verified: QODER_EXPIRED_PAT is not configured")
+
+@pytest.mark.req("STOP-TR-QUEUED")
+def test_provision_and_stop(settings, provision, api, check):
+    item = provision("queued")
+    response = api.stop(item["environment_id"], item["id"], content=b"{}", headers={"Content-Type": "application/json"})
+    check.equal("STOP-TR-QUEUED", "state", "stopped", response.json()["state"])
+    assert item["metadata"]["qoder_conformance"] == "1" and item["metadata"]["run"] == settings.run_id
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """Runs that send HTTP go through runpytest_subprocess: pytester's in-process runs restore sys.modules after
+    each run, and a re-imported httpcore no longer matches httpx's exception map."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("QODER_"):
+            monkeypatch.delenv(name)
+    pytester.makeini(INI)
+    return pytester
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    return [line.split("::")[-1] for line in result.outlines if "::" in line]
+
+
+def test_level_markers_and_id_keywords_select(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_selection=SELECTION)
+    plugin = ("-p", "conformance.plugin", "--collect-only", "-q")
+    assert collected(suite.runpytest(*plugin, "-m", "must")) == ["test_a_must"]
+    assert collected(suite.runpytest(*plugin, "-m", "should")) == ["test_a_should[F-TYPE]"]
+    assert collected(suite.runpytest(*plugin, "-m", "unspecified")) == ["test_unspecified"]
+    assert collected(suite.runpytest(*plugin, "-k", "STOP-TR-QUEUED")) == ["test_a_must"]
+    assert collected(suite.runpytest(*plugin, "-k", "STOP-OPEN-FORCE-NULL")) == ["test_unspecified"]
+
+
+def test_unknown_requirement_id_is_a_collection_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_unknown="import pytest\n\n@pytest.mark.req('STOP-NOPE')\ndef test_x():\n    pass\n",
+        test_fine="import pytest\n\n@pytest.mark.req('STOP-TR-QUEUED')\ndef test_y():\n    pass\n",
+    )
+    result = suite.runpytest("-p", "conformance.plugin", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting test_unknown.py*", "*unknown requirement ID(s) STOP-NOPE*"])
+
+
+def test_not_suite_mode_without_conformance_paths(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plain="def test_x():\n    pass\n")
+    result = suite.runpytest("-p", "conformance.plugin", "--reports-dir", str(suite.path / "reports"))
+    result.assert_outcomes(passed=1)
+    assert not (suite.path / "reports").exists(), "outside suite mode nothing may be written"
+
+
+def run_verdicts(suite: pytest.Pytester, *extra: str) -> tuple[pytest.RunResult, dict, dict[str, dict[str, str]]]:
+    suite.makepyfile(test_verdicts=VERDICTS)
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess(
+        "-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports), *extra
+    )
+    summary = json.loads((reports / "summary.json").read_text())
+    properties: dict[str, dict[str, str]] = {}
+    for case in ElementTree.parse(reports / "junit.xml").getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        properties[case.get("name")] = props
+    return result, summary, properties
+
+
+def test_verdicts_errors_and_junit_properties(suite: pytest.Pytester) -> None:
+    result, summary, properties = run_verdicts(suite)
+    result.assert_outcomes(passed=4, failed=1, errors=1, skipped=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    verdicts = {case["nodeid"].split("::")[-1]: case["verdict"] for case in summary["cases"]}
+    assert verdicts == {
+        "test_pass": "pass",
+        "test_fail": "fail",
+        "test_warn": "warn",
+        "test_recorded": "recorded",
+        "test_harness_error": "error",
+        "test_not_verified": "not_verified",
+        "test_provision_and_stop": "pass",
+    }
+    assert {name: props["verdict"] for name, props in properties.items()} == verdicts
+    assert properties["test_warn"] == {"requirement": "STOP-OPEN-FORCE-TYPE", "level": "SHOULD", "verdict": "warn"}
+    output = result.stdout.str()
+    assert "[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'" in output
+    assert "harness error (not a conformance verdict): TargetUnreachable" in output
+    assert "warnings (SHOULD not met" in output and "not verified: QODER_EXPIRED_PAT is not configured" in output
+    junit = (suite.path / "reports" / "junit.xml").read_text()
+    assert "<error" in junit and junit.count("<failure") == 1
+    ledger = (suite.path / "reports" / "ledger.jsonl").read_text().splitlines()
+    assert len(ledger) == 1 and summary["cleanup"]["already_stopped"] == [json.loads(ledger[0])["work_id"]]
+
+
+def test_strict_turns_should_mismatches_into_failures(suite: pytest.Pytester) -> None:
+    result, summary, _ = run_verdicts(suite, "--strict", "-k", "warn or pass")
+    result.assert_outcomes(passed=1, failed=1)
+    assert {case["verdict"] for case in summary["cases"]} == {"pass", "fail"}
+
+
+def test_only_shoulds_and_skips_exit_zero(suite: pytest.Pytester) -> None:
+    result, _, _ = run_verdicts(suite, "-k", "warn or recorded or not_verified")
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_configuration_error_is_a_usage_error(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite.makepyfile(test_plain="def test_x():\n    pass\n")
+    monkeypatch.setenv("QODER_BASE_URL", "https://x.example/path")
+    monkeypatch.setenv("QODER_PAT", "pt-never-shown-1234")
+    result = suite.runpytest_subprocess("-p", "conformance.plugin", "--qoder-suite")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "QODER_BASE_URL must be an origin without a path" in text and "pt-never-shown-1234" not in text
+
+
+def test_failed_preflight_stops_with_one_message_and_still_writes_junit(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    suite.makepyfile(test_plain="import pytest\n\n@pytest.mark.req('STOP-TR-QUEUED')\ndef test_x():\n    pass\n")
+    for name, value in {
+        "QODER_BASE_URL": f"http://127.0.0.1:{port}",
+        "QODER_PAT": "pt-never-shown-5678",
+        "QODER_ENVIRONMENT_ID": "env_1",
+        "QODER_HOOK_URL": f"http://127.0.0.1:{port}/hook",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "preflight failed" in text and "connection refused" in text and "pt-never-shown-5678" not in text
+    assert (reports / "junit.xml").is_file()

@@ -1,0 +1,286 @@
+"""The suite against targets that break: every affected case is an error (never a FAIL), the run ends, reports exist.
+
+Why a subprocess: the promise is about a whole run as a user starts it (`python -m pytest` at the repo root,
+configured through QODER_* variables): that it ends within a bound, exits non-zero, writes junit.xml (and the other
+reports as far as it got), says clearly what went wrong, and never prints or writes the token. Only a real run in
+its own process, against real misbehaving sockets, shows that; the servers live in `misbehaving_servers.py`.
+
+Two kinds of target:
+- dead: refuses connections, hangs, answers an HTML 502, answers invalid JSON, or resets, for every request. The run
+  may stop at preflight with one clear message (no cascade of errors), or run the cases and error each of them.
+- broken only under test: the hook and GET work, the stop path hangs / 502s / resets; then preflight and
+  provisioning succeed and every selected case must be an *error* that names the problem, within the timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from misbehaving_servers import (
+    BAD_GATEWAY,
+    HANG,
+    HOOK_PATH,
+    INVALID_JSON,
+    RESET,
+    Action,
+    FakeTarget,
+    MisbehavingServer,
+    always,
+    closed_port,
+    json_answer,
+)
+
+from conformance.reporting import canary
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+PAT = "pt-robustness-" + secrets.token_hex(16)  # unique per session: any occurrence in output is a leak
+ENVIRONMENT_ID = "env_" + "0" * 30 + "9a"
+TIMEOUT_S = 1  # QODER_TIMEOUT: the per-request bound every error must respect
+RUN_LIMIT_S = 120  # a run that takes longer than this has hung
+CASE_LIMIT_S = 3 * TIMEOUT_S + 1.5  # provisioning + one timed-out request + slack on a loaded 2-core machine
+SELECTION = "STOP-TR-LIVE-GRACEFUL and active"  # a few stop cases on an active item: small and fast
+
+# What a clear message names, per problem (case-insensitive).
+REFUSED = r"refused|could not connect|cannot connect|connect(ion)? (error|failed)"
+TIMED_OUT = r"timed? ?out|timeout|did not answer|no (answer|response) within"
+WITHIN_THE_TIMEOUT = rf"\b{TIMEOUT_S}(\.0)? ?s(ec(ond)?s?)?\b"  # a timeout message names the bound it applied
+BAD_GATEWAY_WORDS = r"502|bad gateway|html"
+NOT_JSON = r"json"
+WAS_RESET = r"reset|closed|disconnect|aborted|without (a )?response"
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str  # stdout and stderr
+    wall_s: float
+    reports_dir: Path
+
+    def file(self, name: str) -> Path:
+        return self.reports_dir / name
+
+    def summary(self) -> dict[str, Any] | None:
+        path = self.file("summary.json")
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def run_suite(base_url: str, reports_dir: Path, selection: str = SELECTION) -> SuiteRun:
+    """Run the conformance suite as a user would, pointed at `base_url` through the hook provisioner."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("QODER_", "PYTEST_"))}
+    env.update(
+        QODER_BASE_URL=base_url,
+        QODER_PAT=PAT,
+        QODER_ENVIRONMENT_ID=ENVIRONMENT_ID,
+        QODER_PROVISIONER="hook",
+        QODER_HOOK_URL=base_url + HOOK_PATH,
+        QODER_TIMEOUT=str(TIMEOUT_S),
+    )
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports_dir}"]
+    command += ["-k", selection]
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S, check=False
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the suite run hung: no exit within {RUN_LIMIT_S} s; output so far:\n{expired.stdout}")
+    wall_s = time.monotonic() - started
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, wall_s, reports_dir)
+
+
+@pytest.fixture
+def reports_dir(tmp_path: Path) -> Path:
+    return tmp_path / "reports"
+
+
+# --------------------------------------------------------------------------------------------------- assertions
+
+
+def assert_contained(run: SuiteRun, problem: str, record_property: Any) -> None:
+    """Everything a broken target must not be able to do to a run."""
+    record_property("wall_s", round(run.wall_s, 2))
+    print(f"wall time {run.wall_s:.1f} s, exit {run.returncode}")
+    assert "INTERNALERROR" not in run.output, run.output
+    assert run.returncode != 0, f"a run against a broken target must not succeed:\n{run.output}"
+    assert_no_secret(run)
+    junit = run.file("junit.xml")
+    assert junit.is_file(), f"junit.xml was not written to {run.reports_dir}:\n{run.output}"
+    assert_no_fail_in_junit(junit)
+    # The harness writes its reports even when preflight stops the run.
+    for name in ("summary.json", "report.html"):
+        assert run.file(name).is_file(), f"{name} was not written:\n{run.output}"
+
+    summary = run.summary()
+    erred = [case for case in (summary or {}).get("cases", []) if case["verdict"] == "error"]
+    if summary is not None:
+        verdicts = {case["nodeid"]: case["verdict"] for case in summary["cases"]}
+        assert summary["counts"]["cases"]["fail"] == 0, verdicts
+        assert "fail" not in verdicts.values(), verdicts
+        assert "pass" not in verdicts.values(), f"nothing can pass against a broken target: {verdicts}"
+    if erred:
+        # The cases ran: each names the problem in its own message.
+        for case in erred:
+            assert re.search(problem, case["message"], re.IGNORECASE), (
+                f"{case['nodeid']}: the error does not say what went wrong: {case['message']!r}"
+            )
+    else:
+        # The run stopped before the cases (preflight): one clear message, no cascade of errors.
+        assert re.search(problem, run.output, re.IGNORECASE), f"no clear message naming the problem:\n{run.output}"
+        assert run.output.lower().count("traceback") <= 1, f"a cascade of errors instead of one message:\n{run.output}"
+
+
+def assert_no_secret(run: SuiteRun) -> None:
+    assert PAT not in run.output, "the token appeared in the terminal output"
+    assert "secret canary" not in run.output, f"the canary found (and removed) a leaked token:\n{run.output}"
+    # Terminal and files, in every encoding the canary knows (base64, URL-encoded, Basic...).
+    hits = canary.scan_text(run.output, {"QODER_PAT": PAT}) + canary.scan([run.reports_dir], {"QODER_PAT": PAT})
+    assert not hits, [hit.line() for hit in hits]
+
+
+def assert_no_fail_in_junit(junit: Path) -> None:
+    root = ElementTree.parse(junit).getroot()
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        assert case.find("failure") is None, f"{name} is a FAIL in junit.xml; a broken target must give errors"
+        verdicts = [p.get("value") for p in case.iter("property") if p.get("name") == "verdict"]
+        assert "fail" not in verdicts, f"{name} carries verdict=fail"
+
+
+def assert_cases_errored_in_time(run: SuiteRun, problem: str) -> None:
+    """The target worked until the request under test: the run reached the cases, and each one errored."""
+    summary = run.summary()
+    assert summary is not None, f"summary.json was not written:\n{run.output}"
+    assert run.file("report.html").is_file()
+    cases = summary["cases"]
+    assert cases, f"no case was selected by {SELECTION!r}:\n{run.output}"
+    for case in cases:
+        assert case["verdict"] == "error", f"{case['nodeid']}: {case['verdict']}: {case['message']}"
+        assert re.search(problem, case["message"], re.IGNORECASE), case["message"]
+    durations = case_durations(run)
+    slow = {nodeid: seconds for nodeid, seconds in durations.items() if seconds > CASE_LIMIT_S}
+    assert not slow, f"cases took longer than {CASE_LIMIT_S} s with QODER_TIMEOUT={TIMEOUT_S}: {slow}"
+
+
+def case_durations(run: SuiteRun) -> dict[str, float]:
+    """Per-case durations from junit.xml (the summary does not carry them)."""
+    root = ElementTree.parse(run.file("junit.xml")).getroot()
+    return {
+        f"{case.get('classname')}::{case.get('name')}": float(case.get("time", 0)) for case in root.iter("testcase")
+    }
+
+
+# -------------------------------------------------------------------------------------------------- dead targets
+
+
+def test_connection_refused(reports_dir: Path, record_property: Any) -> None:
+    run = run_suite(closed_port(), reports_dir)
+    assert_contained(run, REFUSED, record_property)
+
+
+@pytest.mark.parametrize(
+    ("action", "problem"),
+    [
+        pytest.param(HANG, TIMED_OUT, id="hangs"),
+        pytest.param(BAD_GATEWAY, BAD_GATEWAY_WORDS, id="html-502"),
+        pytest.param(INVALID_JSON, NOT_JSON, id="invalid-json"),
+        pytest.param(RESET, WAS_RESET, id="resets"),
+    ],
+)
+def test_dead_target(action: Action, problem: str, reports_dir: Path, record_property: Any) -> None:
+    with MisbehavingServer(always(action)) as server:
+        run = run_suite(server.base_url, reports_dir)
+    assert_contained(run, problem, record_property)
+    if action is HANG:
+        # Every request waits at most QODER_TIMEOUT; a run that stopped at preflight needs a handful of them.
+        assert run.wall_s < 60, f"the run took {run.wall_s:.0f} s against a hanging target"
+        assert re.search(WITHIN_THE_TIMEOUT, run.output), f"the message does not say how long it waited:\n{run.output}"
+
+
+# ------------------------------------------------------------------------------- broken only under the request
+
+
+@pytest.mark.parametrize(
+    ("on_stop", "problem"),
+    [
+        pytest.param(HANG, TIMED_OUT, id="stop-hangs"),
+        pytest.param(BAD_GATEWAY, BAD_GATEWAY_WORDS, id="stop-html-502"),
+        pytest.param(RESET, WAS_RESET, id="stop-resets"),
+    ],
+)
+def test_stop_path_breaks_after_provisioning(
+    on_stop: Action, problem: str, reports_dir: Path, record_property: Any
+) -> None:
+    target = FakeTarget(pat=PAT, environment_id=ENVIRONMENT_ID, on_stop=on_stop)
+    with MisbehavingServer(target) as server:
+        run = run_suite(server.base_url, reports_dir)
+        hooks = [r for r in server.requests if r.path == HOOK_PATH]
+        stops = [r for r in server.requests if r.path.endswith("/stop")]
+    assert hooks, f"the fake target's hook was never called, so nothing was tested:\n{run.output}"
+    assert stops, f"no stop request reached the fake target:\n{run.output}"
+    assert_contained(run, problem, record_property)
+    assert_cases_errored_in_time(run, problem)
+    # Four cases, each one timed-out stop at most, plus as many cleanup stops: well within a bound.
+    assert run.wall_s < 30, f"the run took {run.wall_s:.0f} s"
+    if on_stop is HANG:
+        for case in run.summary()["cases"]:
+            assert re.search(WITHIN_THE_TIMEOUT, case["message"]), case["message"]
+
+
+@pytest.mark.parametrize(
+    ("on_hook", "problem"),
+    [
+        pytest.param(HANG, TIMED_OUT, id="hook-hangs"),
+        pytest.param(BAD_GATEWAY, BAD_GATEWAY_WORDS, id="hook-html-502"),
+        pytest.param(RESET, WAS_RESET, id="hook-resets"),
+    ],
+)
+def test_hook_breaks(on_hook: Action, problem: str, reports_dir: Path, record_property: Any) -> None:
+    """Preflight passes, provisioning breaks: each case is a setup error, and no stop is ever sent."""
+    target = FakeTarget(pat=PAT, environment_id=ENVIRONMENT_ID, on_stop=HANG, on_hook=on_hook)
+    with MisbehavingServer(target) as server:
+        run = run_suite(server.base_url, reports_dir)
+        hooks = [r for r in server.requests if r.path == HOOK_PATH]
+        stops = [r for r in server.requests if r.path.endswith("/stop")]
+    assert hooks, f"the hook was never called:\n{run.output}"
+    assert not stops, "a stop was sent although no item was provisioned"
+    assert_contained(run, problem, record_property)
+    assert_cases_errored_in_time(run, problem)
+
+
+def test_fake_target_is_usable(tmp_path: Path) -> None:
+    """Guards the test above: with a stop that answers, the same fake target lets the cases get past provisioning.
+
+    Without this, a fake target the harness rejects (say, at preflight) would make every "broken stop" test pass
+    for the wrong reason; here the stop answers a well-formed 200, so no case may be an error.
+    """
+    target = FakeTarget(pat=PAT, environment_id=ENVIRONMENT_ID, on_stop=RESET)
+
+    def answering_stop(request: Any) -> Action:
+        action = target(request)
+        if action is RESET:
+            item_id = request.path.rsplit("/", 2)[-2]
+            item = dict(target.items[item_id], state="stopping", stop_requested_at=target.items[item_id]["created_at"])
+            target.items[item_id] = item
+            return json_answer(200, item)
+        return action
+
+    with MisbehavingServer(answering_stop) as server:
+        run = run_suite(server.base_url, tmp_path / "reports", selection="STOP-TR-LIVE-GRACEFUL and active and empty")
+    summary = run.summary()
+    assert summary is not None, run.output
+    verdicts = {case["nodeid"]: (case["verdict"], case["message"]) for case in summary["cases"]}
+    assert verdicts, run.output
+    assert all(verdict != "error" for verdict, _ in verdicts.values()), verdicts
