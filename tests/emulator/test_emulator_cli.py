@@ -138,7 +138,7 @@ def test_missing_config_file(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--fault", "no-such-fault"], "unknown fault 'no-such-fault'; known faults: cross-environment-lookup"),
+        (["--fault", "no-such-fault"], "unknown fault 'no-such-fault'; known faults: "),
         (["--dialect", "nope=1"], "unknown dialect 'nope'"),
         (["--dialect", "force-on-stopped=maybe"], "choose one of: return, conflict"),
         (["--dialect", "force-on-stopped"], "NAME=VALUE"),
