@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,15 +19,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 URL_PATTERN = re.compile(r"listening on (http://\S+)")
+EXPORT_LINE = re.compile(r"^\s*export (QODER_[A-Z_]+)=(.*)$")
 
 
 class ServerProcess:
     """A server child process whose first lines announce `listening on http://...`."""
 
-    def __init__(self, command: list[str], name: str) -> None:
+    def __init__(self, command: list[str], name: str, announcement_end: str | None = None) -> None:
         self.name = name
+        self.settings: dict[str, str] = {}  # the `export QODER_...=...` lines it announced, if any
         self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
         self.base_url = self._announced_url(timeout=30)
+        if announcement_end is not None:
+            self._read_settings_until(announcement_end)
 
     @property
     def pid(self) -> int:
@@ -49,6 +54,16 @@ class ServerProcess:
                 return found.group(1)
         self.stop()
         raise RuntimeError(f"{self.name} did not announce its URL within {timeout} s")
+
+    def _read_settings_until(self, end: str) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            found = EXPORT_LINE.match(line)
+            if found:
+                self.settings[found.group(1)] = shlex.split(found.group(2))[0]
+            if line.strip() == end:
+                return
+        raise RuntimeError(f"{self.name} ended its announcement without {end!r}")
 
     def status_kb(self, field: str) -> int:
         """A `/proc/<pid>/status` figure in kB (VmHWM = peak resident set, VmRSS = current)."""
@@ -80,7 +95,8 @@ class ServerProcess:
 
 def start_emulator(*options: str) -> ServerProcess:
     """`python -m qoder_emulator --port 0 [options]`: the way a user starts it."""
-    return ServerProcess([sys.executable, "-m", "qoder_emulator", "--port", "0", *options], "emulator")
+    command = [sys.executable, "-m", "qoder_emulator", "--port", "0", *options]
+    return ServerProcess(command, "emulator", announcement_end="Press Ctrl-C to stop.")
 
 
 def start_bare_endpoint() -> ServerProcess:

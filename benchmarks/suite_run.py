@@ -8,12 +8,12 @@ Run from the repo root:  /work/venv/bin/python benchmarks/suite_run.py [--reps 3
    the case records; requests per verified requirement (summary.json: requirements whose verdict is pass, fail,
    warn or recorded).
 2. Bare replay: the recorded exchanges of the last run (method, URL, headers, body, in the order they were sent),
-   replayed with one plain httpx.Client against a fresh emulator started in this process by
-   `qoder_emulator.launch()` (the embedded provisioner's way). Item and session IDs are mapped from the recorded
-   answers to the fresh ones, so every replayed request does the same work as the original. The ratio is suite
-   wall time / replay time.
+   replayed with one plain httpx.Client against a fresh emulator child process started by its command line
+   (the way the suite starts its embedded emulator); only the requests are timed. Item and session IDs are mapped
+   from the recorded answers to the fresh ones, so every replayed request does the same work as the original.
+   The ratio is suite wall time / replay time.
 3. Parallel scaling: the suite against an emulator started by its command line with `--latency-ms 20`
-   (configured by its `--print-env` lines), `-n 0` against `-n 4`.
+   (configured by the QODER_* lines it announces), `-n 0` against `-n 4`.
 """
 
 from __future__ import annotations
@@ -136,9 +136,8 @@ class Replayer:
 
 
 def replay(exchanges: list[dict[str, Any]]) -> dict[str, Any]:
-    from qoder_emulator import launch
-
-    with launch() as running:
+    """In this process: start an emulator child, replay, stop it. `requests_s` times the requests alone."""
+    with start_emulator() as running:  # a child process, as the suite's embedded emulator is
         replayer = Replayer(running.settings)
         statuses: Counter[str] = Counter()
         same_status = 0
@@ -156,10 +155,23 @@ def replay(exchanges: list[dict[str, Any]]) -> dict[str, Any]:
             seconds = time.monotonic() - started
     return {
         "requests": len(exchanges),
-        "seconds": round(seconds, 2),
+        "requests_s": round(seconds, 2),
         "same_status_as_recorded": same_status,
         "statuses": dict(statuses),
     }
+
+
+def replay_process(exchanges: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """The replay as a script run end to end, like the suite: interpreter start, imports, its own emulator child,
+    the requests, shutdown. `process_s` is that whole wall time."""
+    path = workdir / "exchanges.json"
+    path.write_text(json.dumps(exchanges), encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, __file__, "--replay-file", str(path)], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    process_s = time.monotonic() - started
+    return {**json.loads(done.stdout), "process_s": round(process_s, 2)}
 
 
 # --------------------------------------------------------------------------------------------------- scenarios
@@ -190,8 +202,9 @@ def full_suite(workdir: Path, reps: int) -> dict[str, Any]:
     sent = last.requests_sent()
     verified = verified_requirements(summary)
     exchanges = recorded_exchanges(cases)
-    replays = [replay(exchanges) for _ in range(reps)]
-    replay_median = statistics.median(r["seconds"] for r in replays)
+    replays = [replay_process(exchanges, workdir) for _ in range(reps)]
+    replay_median = statistics.median(r["requests_s"] for r in replays)
+    replay_process_median = statistics.median(r["process_s"] for r in replays)
     wall_median = statistics.median(r.wall_s for r in runs)
     fixed_median = statistics.median(empty)
     # The replay covers the case exchanges only; preflight and cleanup requests belong to no case.
@@ -209,8 +222,11 @@ def full_suite(workdir: Path, reps: int) -> dict[str, Any]:
         "by_role": dict(roles),
         "requests_per_verified_requirement": round(sent / verified, 1) if verified else None,
         "replay": replays[-1],
-        "replay_s_all": [r["seconds"] for r in replays],
+        "replay_s_all": [r["requests_s"] for r in replays],
         "replay_s_median": replay_median,
+        "replay_process_s_all": [r["process_s"] for r in replays],
+        "replay_process_s_median": replay_process_median,
+        "suite_to_replay_process_ratio": round(wall_median / replay_process_median, 2),
         "suite_to_replay_ratio": round(wall_median / replay_median, 2) if replay_median else None,
         "replay_s_scaled_to_all_requests": round(replay_all_requests, 2),
         "suite_to_scaled_replay_ratio": round(wall_median / replay_all_requests, 2) if replay_all_requests else None,
@@ -223,27 +239,11 @@ def full_suite(workdir: Path, reps: int) -> dict[str, Any]:
     }
 
 
-def emulator_env(port: int, *options: str) -> dict[str, str]:
-    printed = subprocess.run(
-        [sys.executable, "-m", "qoder_emulator", "--port", str(port), *options, "--print-env"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    env = {}
-    for line in printed.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value.strip("'")
-    return env
-
-
 def scaling(workdir: Path, reps: int, latency_ms: int, workers: int, rate_limits: bool) -> dict[str, Any]:
     options = ("--latency-ms", str(latency_ms))
     serial, parallel, serial_empty, parallel_empty = [], [], [], []
     with start_emulator(*options) as emulator:
-        env = emulator_env(int(emulator.base_url.rsplit(":", 1)[1]), *options)
+        env = dict(emulator.settings)
         if not rate_limits:
             # A remote target gets the docs' client baselines (20 writes/s, 50 reads/s) by default; those, not the
             # latency, would bound both runs. Off, the latency is what parallel workers can hide.
@@ -287,7 +287,11 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--rate-limits", action="store_true", help="keep the remote client rate limits on")
+    parser.add_argument("--replay-file", type=Path, help=argparse.SUPPRESS)  # internal: one replay process
     args = parser.parse_args()
+    if args.replay_file:
+        print(json.dumps(replay(json.loads(args.replay_file.read_text(encoding="utf-8")))))
+        return
     report: dict[str, Any] = {"cpus": cpu_count()}
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as workdir:
         if not args.skip_full:

@@ -23,6 +23,7 @@ import conformance
 from conformance import catalogue, checks, evidence, preflight, results
 from conformance.client import RateLimiter, SuiteClient, close_shared_clients
 from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings, new_run_id
+from conformance.embedded import EmbeddedEmulator
 from conformance.errors import ConfigurationError, HarnessError
 from conformance.ledger import LEDGER_NAME, Ledger, cleanup
 from conformance.provisioners import case_metadata, make_provisioner
@@ -30,7 +31,11 @@ from conformance.provisioners import case_metadata, make_provisioner
 PACKAGE_DIR = Path(conformance.__file__).resolve().parent
 LEVEL_ORDER = ("MUST", "SHOULD", "UNSPECIFIED")
 PREFLIGHT_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
+EMBEDDED_FAILED_EXIT_STATUS = 3
 HARNESS_PREFIX = "harness error (not a conformance verdict)"
+# What end-of-run cleanup did with each item of the ledger. "discarded": the item lived in this process's embedded
+# emulator, which ends with the run and takes its items with it, so there was nothing to stop.
+CLEANUP_OUTCOMES = ("stopped", "already_stopped", "failed", "discarded")
 
 
 class ConformanceFailure(AssertionError):
@@ -68,7 +73,7 @@ class RunState:
     ledger: Ledger | None = None
     preflight: dict[str, Any] = field(default_factory=dict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cleanup: dict[str, Any] = field(default_factory=lambda: {"stopped": [], "already_stopped": [], "failed": []})
+    cleanup: dict[str, Any] = field(default_factory=lambda: {outcome: [] for outcome in CLEANUP_OUTCOMES})
     report_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -140,8 +145,23 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# Libraries the suite imports that also ship a pytest plugin. pytest marks every module of such a distribution
+# for assertion rewriting; where bytecode is not written (PYTHONDONTWRITEBYTECODE=1, usual in CI containers) it
+# then recompiles all of Hypothesis (~120 modules, 0.7 s) in every process and every xdist worker, for asserts
+# that are Hypothesis' own internals, not ours.
+LIBRARIES_NOT_TO_REWRITE = ("hypothesis", "anyio")
+
+
+def exempt_libraries_from_assertion_rewriting(config: pytest.Config) -> None:
+    """Best effort: pytest has no public way to unmark a package, so an unknown pytest layout changes nothing."""
+    marked = getattr(getattr(config.pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.difference_update(LIBRARIES_NOT_TO_REWRITE)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    exempt_libraries_from_assertion_rewriting(config)
     if not is_suite_mode(config):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -168,6 +188,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = state
     _ACTIVE_RUNS.append(state)
     collect_only = config.getoption("collectonly", False)
+    if settings.embedded and state.runs_cases and not collect_only:
+        _start_embedded(state)  # it boots while the tests are collected; _target_ready() waits for it
     if controller and not collect_only and not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(settings.reports_dir / "junit.xml")
 
@@ -208,14 +230,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash.get(RUN_KEY, None)
     if state is None or session.config.getoption("collectonly", False):
         return
-    if state.runs_cases and state.settings.embedded:
-        _launch_embedded(state)
     state.redactor = evidence.Redactor(run_secrets(state))
     state.limiter = RateLimiter.for_settings(state.settings)
+    if not state.settings.embedded:
+        _target_ready(state)  # an embedded emulator is waited for after collection: it boots meanwhile
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is not None and state.settings.embedded and state.runs_cases and state.emulator is not None:
+        _target_ready(state)
+
+
+def _target_ready(state: RunState) -> None:
+    """The target's settings are final: open the ledger and run the preflight (once: in the controller for a
+    remote target; per process for the embedded emulators)."""
+    if state.emulator is not None:
+        try:
+            state.settings = state.settings.with_target(state.emulator.wait_ready())
+        except HarnessError as error:
+            pytest.exit(str(error), returncode=EMBEDDED_FAILED_EXIT_STATUS)
     state.ledger = Ledger(state.settings.reports_dir / LEDGER_NAME, state.settings)
-    # Preflight once: in the controller for a remote target; per process for the embedded emulators.
-    embedded_here = state.settings.embedded and state.runs_cases
-    if (state.controller and not state.settings.embedded) or embedded_here:
+    if state.controller or state.settings.embedded:
+        assert state.redactor is not None
         exchanges: list[evidence.Exchange] = []
         client = SuiteClient(state.settings, exchanges.append, state.redactor, state.limiter)
         state.preflight = preflight.run(state.settings, client)
@@ -231,16 +268,13 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         pytest.exit(preflight.message(state.preflight), returncode=PREFLIGHT_EXIT_STATUS)
 
 
-def _launch_embedded(state: RunState) -> None:
+def _start_embedded(state: RunState) -> None:
+    assert state.emulator_config is not None
+    redactor = evidence.Redactor(run_secrets(state))
     try:
-        from qoder_emulator import launch  # the documented seam: start the emulator the way a user would
-    except ImportError as error:
-        pytest.exit(f"the embedded emulator is not available ({error}); set QODER_BASE_URL", returncode=3)
-    try:
-        state.emulator = launch(config=state.emulator_config)
-    except Exception as error:
-        pytest.exit(f"the embedded emulator did not start: {error}", returncode=3)
-    state.settings = state.settings.with_target(state.emulator.settings)
+        state.emulator = EmbeddedEmulator(state.emulator_config, redact=redactor.text)
+    except HarnessError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -517,7 +551,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     outcome = getattr(node, "workeroutput", {}).get("qoder_cleanup")
     if state is None or not isinstance(outcome, dict):
         return
-    for key in ("stopped", "already_stopped", "failed"):
+    for key in CLEANUP_OUTCOMES:
         state.cleanup[key] = state.cleanup.get(key, []) + list(outcome.get(key, []))
 
 
@@ -547,10 +581,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _cleanup_own_items(state: RunState) -> None:
     if state.ledger is None or not state.ledger.entries or state.redactor is None:
         return
+    if state.settings.embedded:
+        state.cleanup["discarded"] += [entry["work_id"] for entry in state.ledger.entries]
+        return
     client = SuiteClient(state.settings, lambda exchange: None, state.redactor, state.limiter)
     outcome = cleanup(state.ledger.entries, client)
-    for key in ("stopped", "already_stopped", "failed"):
-        state.cleanup[key] = state.cleanup.get(key, []) + outcome[key]
+    for key in CLEANUP_OUTCOMES:
+        state.cleanup[key] = state.cleanup.get(key, []) + outcome.get(key, [])
 
 
 def _write_reports(session: pytest.Session, state: RunState) -> None:

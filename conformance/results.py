@@ -7,7 +7,7 @@ recorded (UNSPECIFIED: behaviour noted, nothing asserted), not_verified (an inpu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from conformance import catalogue
@@ -30,7 +30,8 @@ class CaseRecord:
     repro: str | None = None  # path of the repro script, relative to the reports dir
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Shallow: its lists already hold plain data (see evidence.Exchange.to_dict for why not asdict)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass

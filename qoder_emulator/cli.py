@@ -7,10 +7,16 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import threading
+import time
 from collections.abc import Sequence
 
+import uvicorn
+
+from qoder_emulator import config as config_module
 from qoder_emulator import dialects, faults
 from qoder_emulator.app import API_PREFIX
 from qoder_emulator.config import ConfigError
@@ -24,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, required=True, help="TCP port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--config", metavar="FILE", help="TOML file with principals, environments and agents")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file with principals, environments and agents ('-': read it from standard input, so tokens "
+        "never touch the disk)",
+    )
     parser.add_argument("--latency-ms", type=int, default=0, metavar="N", help="add N ms to every response")
     parser.add_argument("--print-env", action="store_true", help="print the QODER_* export lines and exit")
     parser.add_argument(
@@ -41,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="turn on a deliberate deviation (see --list-faults)",
     )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        metavar="PID",
+        help="stop when the process PID (the launcher, our parent) is gone: no orphan server if it is killed",
+    )
     parser.add_argument("--list-faults", action="store_true", help="list the known faults and exit")
     parser.add_argument("--list-dialects", action="store_true", help="list the dialect choices and exit")
     return parser
@@ -56,6 +73,18 @@ def _list_dialects() -> str:
         values = " | ".join(f"{v}{' (default)' if v == choice.default else ''}" for v in choice.values)
         lines.append(f"{choice.name}: {values}\n    {choice.question}")
     return "\n".join(lines)
+
+
+def _stop_when_orphaned(server: uvicorn.Server, parent_pid: int, interval_s: float = 0.5) -> None:
+    """Watch our parent: once it is gone (we are re-parented), stop serving. Polling getppid() is portable and,
+    unlike checking the PID, cannot be fooled by a new process that reuses the number."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="qoder-emulator-parent-watch", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,9 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.latency_ms < 0:
             raise ValueError(f"--latency-ms must be >= 0, got {args.latency_ms}")
         dialect = dict(dialects.parse_assignment(text) for text in args.dialect)
-        assembly = Assembly.build(
-            config=args.config, latency_ms=args.latency_ms, fault_names=args.fault, dialect=dialect
-        )
+        config = config_module.loads(sys.stdin.read(), "standard input") if args.config == "-" else args.config
+        assembly = Assembly.build(config=config, latency_ms=args.latency_ms, fault_names=args.fault, dialect=dialect)
         if args.print_env:
             if args.port == 0:
                 raise ValueError("--print-env needs a fixed --port (the port the emulator will be started on)")
@@ -99,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("  emulator test credentials (point the conformance suite at this server):")
     print("\n".join("    " + line for line in _export_lines(settings).splitlines()))
     print("Press Ctrl-C to stop.", flush=True)
+    server = assembly.server()
+    if args.parent_pid is not None:
+        _stop_when_orphaned(server, args.parent_pid)
     try:
-        assembly.server().run(sockets=[sock])
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the SIGINT it handled; stopping on Ctrl-C is the normal way out
     finally:

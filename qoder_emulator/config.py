@@ -108,22 +108,31 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-def load(source: str | Path | Mapping[str, Any] | None) -> EmulatorConfig:
-    """A path to a TOML file, a dict of the same shape, or None for the built-in defaults."""
+def load(source: str | Path | Mapping[str, Any] | EmulatorConfig | None) -> EmulatorConfig:
+    """A path to a TOML file, a dict of the same shape, a loaded config, or None for the built-in defaults."""
+    if isinstance(source, EmulatorConfig):
+        return source
     if source is None:
         return _build(DEFAULT_CONFIG, "built-in defaults")
     if isinstance(source, Mapping):
         return _build(source, "config dict")
     path = Path(source)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, where: str) -> EmulatorConfig:
+    """The config from TOML text; `where` names its origin in error messages (a path, or standard input)."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return _build(raw, str(path))
+        raise ConfigError(f"{where}: not valid TOML: {error}") from None
+    return _build(raw, where)
 
 
 def _build(raw: Mapping[str, Any], where: str) -> EmulatorConfig:

@@ -22,7 +22,7 @@ from qoder_emulator import dialects, faults
 from qoder_emulator.app import API_PREFIX, HOOK_PATH, build_app
 from qoder_emulator.store import Store
 
-ConfigSource = str | Path | Mapping[str, Any] | None
+ConfigSource = str | Path | Mapping[str, Any] | config_module.EmulatorConfig | None
 
 
 def origin(host: str, port: int) -> str:

@@ -153,7 +153,7 @@ def test_verdicts_errors_and_junit_properties(suite: pytest.Pytester) -> None:
     junit = (suite.path / "reports" / "junit.xml").read_text()
     assert "<error" in junit and junit.count("<failure") == 1
     ledger = (suite.path / "reports" / "ledger.jsonl").read_text().splitlines()
-    assert len(ledger) == 1 and summary["cleanup"]["already_stopped"] == [json.loads(ledger[0])["work_id"]]
+    assert len(ledger) == 1 and summary["cleanup"]["discarded"] == [json.loads(ledger[0])["work_id"]]
 
 
 def test_strict_turns_should_mismatches_into_failures(suite: pytest.Pytester) -> None:
@@ -199,3 +199,22 @@ def test_failed_preflight_stops_with_one_message_and_still_writes_junit(
     text = result.stdout.str() + result.stderr.str()
     assert "preflight failed" in text and "connection refused" in text and "pt-never-shown-5678" not in text
     assert (reports / "junit.xml").is_file()
+
+
+REWRITE_PROBE = """
+import hypothesis
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+def test_probe():
+    print("HYPOTHESIS REWRITTEN:", isinstance(hypothesis.__spec__.loader, AssertionRewritingHook))
+"""
+
+
+@pytest.mark.parametrize(("plugin", "rewritten"), [(("-p", "conformance.plugin"), "False"), ((), "True")])
+def test_libraries_with_pytest_plugins_are_not_assertion_rewritten(
+    pytester: pytest.Pytester, plugin: tuple[str, ...], rewritten: str
+) -> None:
+    # Without the plugin pytest rewrites all of Hypothesis (the control); with it, it does not.
+    pytester.makepyfile(test_probe=REWRITE_PROBE)
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", *plugin)
+    result.stdout.fnmatch_lines([f"*HYPOTHESIS REWRITTEN: {rewritten}*"])

@@ -170,3 +170,42 @@ def test_console_script_is_installed():
     script = os.path.join(os.path.dirname(sys.executable), "qoder-emulator")
     result = subprocess.run([script, "--port", "8123", "--print-env"], capture_output=True, text=True, timeout=20)
     assert result.stdout == EXPECTED_ENV
+
+
+def test_config_from_standard_input(tmp_path):
+    config = (
+        '[[principal]]\nname = "me"\ntokens = ["pt-stdin"]\n'
+        '[[environment]]\nid = "env_abc"\ntype = "self_hosted"\nowner = "me"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "qoder_emulator", "--port", "9000", "--print-env", "--config", "-"],
+        input=config, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "export QODER_PAT=pt-stdin" in result.stdout.splitlines()
+
+
+def test_bad_config_on_standard_input_names_its_origin():
+    result = subprocess.run(
+        [sys.executable, "-m", "qoder_emulator", "--port", "0", "--config", "-"],
+        input="[[principal", capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("qoder-emulator: error: standard input: not valid TOML")
+
+
+def test_parent_pid_stops_the_server_once_its_parent_is_gone():
+    # A shell starts the emulator in the background, naming itself as parent, prints the emulator's PID and exits:
+    # the emulator is re-parented and must stop by itself (within a few watch intervals).
+    script = f'"{sys.executable}" -m qoder_emulator --port 0 --parent-pid $$ >/dev/null 2>&1 & echo $!'
+    launcher = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=20)
+    pid = int(launcher.stdout.strip())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the emulator outlived its parent")
