@@ -99,7 +99,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("QODER_READ_RATE", "read_rate", "rate", embedded_default=0.0, remote_default=50.0),
     Variable("QODER_CONCURRENCY", "concurrency", "count", embedded_default=8, remote_default=4),
     Variable("QODER_ROUNDS", "rounds", "count", embedded_default=5, remote_default=2),
+    # The model-based cases' budget (test_stop_model.py): examples per start state, steps per example, and fresh
+    # random sequences on each run instead of the fixed ones.
+    Variable("QODER_MODEL_EXAMPLES", "model_examples", "count", embedded_default=20, remote_default=20),
+    Variable("QODER_MODEL_STEPS", "model_steps", "count", embedded_default=8, remote_default=8),
+    Variable("QODER_MODEL_RANDOM", "model_random", "bool", embedded_default=False, remote_default=False),
 )
+# How the suite runs rather than what it targets: these may be set with or without a target.
+RUN_FIELDS = (
+    "strict", "reports_dir", "timeout_s", "write_rate", "read_rate", "concurrency", "rounds",
+    "model_examples", "model_steps", "model_random",
+)  # fmt: skip
 BY_FIELD = {variable.field: variable for variable in VARIABLES}
 BY_KEY = {variable.key: variable for variable in VARIABLES}
 SECRET_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "secret")
@@ -128,6 +138,9 @@ class Settings:
     read_rate: float = 0.0
     concurrency: int = 8
     rounds: int = 5
+    model_examples: int = 20
+    model_steps: int = 8
+    model_random: bool = False
     run_id: str = field(default_factory=new_run_id)
     config_file: Path | None = None  # the file the settings were read from, if any
 
@@ -292,8 +305,7 @@ def _validate(raw: dict[str, tuple[Any, str]], path: Path | None, run_id: str) -
         stray = [
             v.name
             for v in VARIABLES
-            if v.field in raw and v.field not in ("strict", "reports_dir", "timeout_s", "write_rate", "read_rate")
-            and v.field not in ("concurrency", "rounds")
+            if v.field in raw and v.field not in RUN_FIELDS
         ]  # fmt: skip
         if stray:
             problems.append(

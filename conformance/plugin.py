@@ -71,6 +71,8 @@ class RunState:
     redactor: evidence.Redactor | None = None
     limiter: RateLimiter | None = None
     ledger: Ledger | None = None
+    list_cursors: dict[str, str] = field(default_factory=dict)  # the lifecycle provisioner's, per environment
+    cleaned: set[tuple[str, str]] = field(default_factory=set)  # (environment, work) already cleaned up
     preflight: dict[str, Any] = field(default_factory=dict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     cleanup: dict[str, Any] = field(default_factory=lambda: {outcome: [] for outcome in CLEANUP_OUTCOMES})
@@ -242,6 +244,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _target_ready(state)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long cases (marked slow: many requests one after another) first. xdist hands out cases in collection order
+    as workers free up, so a long case collected last would run alone at the end; first, the short ones fill the
+    gaps around it (longest-processing-time-first). The sort is stable, so each worker's collection agrees."""
+    if config.stash.get(RUN_KEY, None) is not None:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def _target_ready(state: RunState) -> None:
     """The target's settings are final: open the ledger and run the preflight (once: in the controller for a
     remote target; per process for the embedded emulators)."""
@@ -345,6 +355,12 @@ def _run_state(request: pytest.FixtureRequest) -> RunState:
     return state
 
 
+def run_settings(config: pytest.Config) -> Settings:
+    """The run's settings at collection time (for parametrizing by a budget); defaults outside suite mode."""
+    state = config.stash.get(RUN_KEY, None)
+    return state.settings if state is not None else Settings()
+
+
 def _case_state(request: pytest.FixtureRequest) -> CaseState:
     item = request.node
     case = item.stash.get(CASE_KEY, None)
@@ -373,16 +389,20 @@ def api(request: pytest.FixtureRequest) -> SuiteClient:
 
 
 @pytest.fixture
-def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Callable[..., dict[str, Any]]:
+def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Iterator[Callable[..., dict[str, Any]]]:
+    """`provision(state)`: a new item in that state. After the case, its live items are force-stopped: a target's
+    queue stays short (the lifecycle provisioner's poll wades through every queued item), and a run killed later
+    leaves less behind. What fails here is retried by the end-of-run cleanup."""
     state = _run_state(request)
     nodeid = request.node.nodeid
     ledger = state.ledger
     assert ledger is not None
+    entries: list[dict[str, Any]] = []
 
     def created(environment_id: str, work_id: str) -> None:
-        ledger.record(environment_id, work_id, nodeid)
+        entries.append(ledger.record(environment_id, work_id, nodeid))
 
-    provisioner = make_provisioner(state.settings, api, created)
+    provisioner = make_provisioner(state.settings, api, created, state.list_cursors)
 
     def provision_item(
         state_name: str, *, environment_id: str | None = None, metadata: Mapping[str, str] | None = None
@@ -392,7 +412,9 @@ def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Callable[...,
             state_name, environment_id=environment, metadata=case_metadata(state.settings, nodeid, metadata)
         )
 
-    return provision_item
+    yield provision_item
+    if entries and not state.settings.embedded:
+        _clean_up(state, entries, final=False)
 
 
 # ----------------------------------------------------------------------------------------------------- verdicts
@@ -584,10 +606,21 @@ def _cleanup_own_items(state: RunState) -> None:
     if state.settings.embedded:
         state.cleanup["discarded"] += [entry["work_id"] for entry in state.ledger.entries]
         return
+    left = [e for e in state.ledger.entries if (e["environment_id"], e["work_id"]) not in state.cleaned]
+    if left:
+        _clean_up(state, left, final=True)
+
+
+def _clean_up(state: RunState, entries: list[dict[str, Any]], *, final: bool) -> None:
+    """Force-stop the live items among `entries` (the suite's own). An item that cannot be cleaned after its case
+    is tried again at the end of the run, and only that last attempt reports it as failed."""
+    assert state.redactor is not None
     client = SuiteClient(state.settings, lambda exchange: None, state.redactor, state.limiter)
-    outcome = cleanup(state.ledger.entries, client)
-    for key in CLEANUP_OUTCOMES:
-        state.cleanup[key] = state.cleanup.get(key, []) + outcome.get(key, [])
+    outcome = cleanup(entries, client)
+    failed = {failure["work_id"] for failure in outcome["failed"]}
+    state.cleaned.update((e["environment_id"], e["work_id"]) for e in entries if e["work_id"] not in failed)
+    for key in ("stopped", "already_stopped") + (("failed",) if final else ()):
+        state.cleanup[key] += outcome[key]
 
 
 def _write_reports(session: pytest.Session, state: RunState) -> None:

@@ -29,6 +29,7 @@ EXCERPT = 200
 POLL_DEADLINE_S = 30.0
 LIST_DEADLINE_S = 10.0
 LIST_PAGE_PAUSE_S = 0.1  # the docs' baseline: at least 100 ms between paginated reads
+LIST_PAGE_SIZE = 100  # the documented maximum ("values above 100 are capped at 100")
 # One Worker-ID per process, so items delivered to another xdist worker are never ours to ack.
 WORKER_ID = f"qoder-conformance-{os.getpid()}-{secrets.token_hex(4)}"
 
@@ -102,10 +103,13 @@ class LifecycleProvisioner:
         *,
         poll_deadline_s: float = POLL_DEADLINE_S,
         list_deadline_s: float = LIST_DEADLINE_S,
+        cursors: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.on_created = on_created
+        # Per environment, the newest work ID listed so far; shared by the provisioners of one process.
+        self.cursors = {} if cursors is None else cursors
         self.poll_deadline_s = poll_deadline_s
         self.list_deadline_s = list_deadline_s
 
@@ -168,33 +172,51 @@ class LifecycleProvisioner:
         return item
 
     def _find_session_item(self, environment_id: str, session_id: str) -> dict[str, Any]:
-        """List the environment's work (every page) until the item whose data.id is the session appears."""
+        """Find the item whose data.id is the session in the environment's work list.
+
+        The list is in "ascending ID order, which matches queue creation order" (api-reference §5.1), so a new item
+        comes after every item listed before: the search starts `after_id` the newest ID this process has seen in
+        the environment, 100 items a page (the documented maximum), and costs one request or two however many items
+        the environment holds. Should the target order otherwise, a miss is searched again from the beginning.
+        """
         deadline = time.monotonic() + self.list_deadline_s
         while True:
-            page: str | None = None
-            while True:
-                params = {"page": page} if page else None
-                listed = self.client.request(
-                    "GET", f"/environments/{environment_id}/work", role=evidence.SETUP, params=params
-                )
-                document = _json(listed)
-                if listed.status_code != 200 or not isinstance(document, dict):
-                    raise ProvisioningError(
-                        f"lifecycle step 'list work' answered {listed.status_code}: {excerpt(listed, self.client)}"
-                    )
-                for item in document.get("data") or []:
-                    if isinstance(item, dict) and (item.get("data") or {}).get("id") == session_id:
-                        return item
-                page = document.get("next_page") if document.get("has_more") else None
-                if not page:
-                    break
-                time.sleep(LIST_PAGE_PAUSE_S)
+            cursor = self.cursors.get(environment_id)
+            found = self._search_list(environment_id, session_id, cursor)
+            if found is None and cursor is not None:
+                found = self._search_list(environment_id, session_id, None)
+            if found is not None:
+                return found
             if time.monotonic() > deadline:
                 raise ProvisioningError(
                     f"lifecycle: no work item for session {session_id} appeared in the list of {environment_id} "
                     f"within {self.list_deadline_s:g} s"
                 )
             time.sleep(0.2)
+
+    def _search_list(self, environment_id: str, session_id: str, after_id: str | None) -> dict[str, Any] | None:
+        params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+        if after_id:
+            params["after_id"] = after_id
+        while True:
+            listed = self.client.request("GET", f"/environments/{environment_id}/work", role=evidence.SETUP,
+                                         params=params)  # fmt: skip
+            document = _json(listed)
+            if listed.status_code != 200 or not isinstance(document, dict):
+                raise ProvisioningError(
+                    f"lifecycle step 'list work' answered {listed.status_code}: {excerpt(listed, self.client)}"
+                )
+            items = [item for item in document.get("data") or [] if isinstance(item, dict)]
+            if items and isinstance(items[-1].get("id"), str):
+                self.cursors[environment_id] = items[-1]["id"]
+            for item in items:
+                if (item.get("data") or {}).get("id") == session_id:
+                    return item
+            page = document.get("next_page") if document.get("has_more") else None
+            if not page:
+                return None
+            params = {"limit": LIST_PAGE_SIZE, "page": page}  # page, before_id and after_id are exclusive
+            time.sleep(LIST_PAGE_PAUSE_S)
 
     def _deliver(self, environment_id: str, work_id: str) -> None:
         """Poll until THIS item is delivered; other items (another worker's) are left alone, never acked."""
@@ -265,8 +287,11 @@ def _item_problems(item: Any, state: str, environment_id: str, metadata: Mapping
     return f"item {item['id']}: " + "; ".join(wrong) if wrong else ""
 
 
-def make_provisioner(settings: Settings, client: SuiteClient, on_created: OnCreated) -> Provisioner:
-    """The configured provisioner; embedded is the hook provisioner against the emulator the plugin launched."""
+def make_provisioner(
+    settings: Settings, client: SuiteClient, on_created: OnCreated, list_cursors: dict[str, str] | None = None
+) -> Provisioner:
+    """The configured provisioner; embedded is the hook provisioner against the emulator the plugin launched.
+    `list_cursors` carries the lifecycle provisioner's place in each work list from one case to the next."""
     if settings.provisioner == "lifecycle":
-        return LifecycleProvisioner(settings, client, on_created)
+        return LifecycleProvisioner(settings, client, on_created, cursors=list_cursors)
     return HookProvisioner(settings, client, on_created)

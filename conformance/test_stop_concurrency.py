@@ -134,6 +134,7 @@ def _stopped_instants_agree(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mix", [_mix_case(mix) for mix in MIXES])
 def test_concurrent_stops_on_one_item_are_linearizable(mix: Mix, settings, provision, api, check) -> None:
     for round_number in range(1, settings.rounds + 1):
@@ -193,6 +194,7 @@ INDEPENDENT = (
 
 
 @pytest.mark.req("STOP-CONC-LINEARIZABLE")
+@pytest.mark.slow
 def test_concurrent_stops_on_different_items_do_not_interfere(settings, provision, api, check) -> None:
     for round_number in range(1, settings.rounds + 1):
         pairs = [INDEPENDENT[i % len(INDEPENDENT)] for i in range(max(settings.concurrency, 2))]

@@ -7,12 +7,13 @@ Every answer is compared with what the model says for the state the earlier step
 (set exactly when stopped, never changing afterwards) and the fields a stop leaves alone. Steps the docs leave open
 are never generated: no heartbeat on a stopping item, no force stop on a stopped item.
 
-Budget: deterministic by default (`derandomize=True`; the sequences change only when this module does), one case
-per start state (so xdist spreads them), 20 examples of at most 8 steps each, about 350 requests in all. Fewer find
+Budget: deterministic by default (each case has a fixed seed; the sequences change only when this module does), 20
+examples of at most 8 steps per start state, split into cases of 5 examples (so xdist spreads them), about 450
+requests in all. Fewer find
 less: Hypothesis switches rules off per example and starts with simple draws, so a fault that needs one body form
 on one state (e.g. {"force": false} read as force on an active item) is found only with enough examples. Larger runs:
-`QODER_MODEL_EXAMPLES=200 QODER_MODEL_STEPS=20 pytest conformance/test_stop_model.py`; `QODER_MODEL_RANDOM=1`
-draws fresh sequences on each run instead of the fixed ones.
+`QODER_MODEL_EXAMPLES=200 QODER_MODEL_STEPS=20 pytest conformance/test_stop_model.py` (or `--qoder-model-examples`,
+`--qoder-model-steps`); `QODER_MODEL_RANDOM=1` draws fresh sequences on each run instead of the fixed ones.
 
 Verdicts: a mismatch on a stop answer is judged under the transition row, body form or timestamp requirement it
 breaks. Ack, heartbeat and GET are not Stop requirements: when one of them disagrees with the model after a stop was
@@ -24,19 +25,22 @@ replay would provision new items on the target.
 
 from __future__ import annotations
 
-import os
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, strategies
+from hypothesis import HealthCheck, Phase, seed, strategies
 from hypothesis import settings as hypothesis_settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from conformance import stop_model, tables
 from conformance.checks import MISSING, field_value, parse_timestamp
+from conformance.config import Settings
 from conformance.errors import HarnessError, UnexpectedResponse
 from conformance.evidence import SETUP
 from conformance.expectations import body_of
+from conformance.plugin import run_settings
 
 START_STATES = ("queued", "starting", "active")
 NO_HEARTBEAT = "NO_HEARTBEAT"
@@ -46,20 +50,45 @@ FORCE_FORM = next(form for form in tables.BODY_FORMS if form.force)
 STOPPED_ITEM_FIELDS = (*tables.UNCHANGED_BY_STOP, "state", "latest_heartbeat_at", "stop_requested_at", "stopped_at")
 
 
-def _budget(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+# Examples per case: each start state's budget is split into cases of at most this many, so xdist can spread them
+# (one long case would set the run's length however many workers there are). Each case has its own fixed seed.
+EXAMPLES_PER_CASE = 5
 
 
-def _hypothesis_settings() -> hypothesis_settings:
+@dataclass(frozen=True)
+class Batch:
+    """One case's share of a start state's examples."""
+
+    number: int
+    of: int
+    examples: int
+    seed: int | None  # None: fresh random sequences (QODER_MODEL_RANDOM)
+
+    def __str__(self) -> str:
+        return f"batch{self.number}of{self.of}"
+
+
+def batches(start: str, settings: Settings) -> list[Batch]:
+    count = -(-settings.model_examples // EXAMPLES_PER_CASE)
+    sizes = [settings.model_examples // count + (i < settings.model_examples % count) for i in range(count)]
+    return [
+        Batch(i + 1, count, size, None if settings.model_random else zlib.crc32(f"{start}/{i + 1}".encode()))
+        for i, size in enumerate(sizes)
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "batch" in metafunc.fixturenames:
+        settings = run_settings(metafunc.config)
+        cases = [(start, batch) for start in START_STATES for batch in batches(start, settings)]
+        metafunc.parametrize(("start", "batch"), cases, ids=[f"{start}-{batch}" for start, batch in cases])
+
+
+def _hypothesis_settings(batch: Batch, settings: Settings) -> hypothesis_settings:
     return hypothesis_settings(
-        max_examples=_budget("QODER_MODEL_EXAMPLES", 20),
-        stateful_step_count=_budget("QODER_MODEL_STEPS", 8),
-        derandomize=os.environ.get("QODER_MODEL_RANDOM", "") != "1",
+        max_examples=batch.examples,
+        stateful_step_count=settings.model_steps,
+        derandomize=False,  # the batch's seed fixes the sequences, unless it is None (QODER_MODEL_RANDOM)
         database=None,
         deadline=None,
         phases=(Phase.explicit, Phase.generate),
@@ -83,8 +112,10 @@ def _hypothesis_settings() -> hypothesis_settings:
     "STOP-TS-STOPPED-AT",
     "STOP-TS-STOP-REQUESTED",
 )
-@pytest.mark.parametrize("start", START_STATES)
-def test_documented_operation_sequences_follow_the_model(start: str, api, provision, check) -> None:
+@pytest.mark.slow
+def test_documented_operation_sequences_follow_the_model(
+    start: str, batch: Batch, settings, api, provision, check
+) -> None:
     harness_failures: list[HarnessError] = []
     examples = [0]
 
@@ -297,7 +328,8 @@ def test_documented_operation_sequences_follow_the_model(start: str, api, provis
     # first one; separate rules give every form its share even with a small budget.
     for form in GRACEFUL_FORMS:
         setattr(WorkItemMachine, f"graceful_stop_{form.name.replace('-', '_')}", _graceful_rule(form))
-    run_state_machine_as_test(WorkItemMachine, settings=_hypothesis_settings())
+    machine = WorkItemMachine if batch.seed is None else seed(batch.seed)(WorkItemMachine)
+    run_state_machine_as_test(machine, settings=_hypothesis_settings(batch, settings))
     if harness_failures:
         raise harness_failures[0]
 

@@ -218,3 +218,37 @@ def test_libraries_with_pytest_plugins_are_not_assertion_rewritten(
     pytester.makepyfile(test_probe=REWRITE_PROBE)
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", *plugin)
     result.stdout.fnmatch_lines([f"*HYPOTHESIS REWRITTEN: {rewritten}*"])
+
+
+PER_CASE_CLEANUP = """
+import pytest
+
+SEEN = {}
+
+@pytest.mark.req("STOP-TR-LIVE-GRACEFUL")
+def test_1_leaves_an_active_item(provision):
+    SEEN["item"] = provision("active")
+
+@pytest.mark.req("STOP-TR-LIVE-GRACEFUL")
+def test_2_finds_it_stopped(api):
+    item = SEEN["item"]
+    print("STATE AFTER ITS CASE:", api.get(item["environment_id"], item["id"]).json()["state"])
+"""
+
+
+def test_each_case_s_live_items_are_force_stopped_after_it(suite: pytest.Pytester, monkeypatch) -> None:
+    from qoder_emulator import launch
+
+    suite.makepyfile(test_cleanup=PER_CASE_CLEANUP)
+    reports = suite.path / "reports"
+    with launch() as emulator:
+        for name, value in emulator.settings.items():
+            monkeypatch.setenv(name, value)
+        result = suite.runpytest_subprocess(
+            "-s", "-p", "conformance.plugin", "--qoder-suite", f"--reports-dir={reports}"
+        )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*STATE AFTER ITS CASE: stopped*"])
+    cleanup = json.loads((reports / "summary.json").read_text())["cleanup"]
+    ledger = [json.loads(line)["work_id"] for line in (reports / "ledger.jsonl").read_text().splitlines()]
+    assert cleanup["stopped"] == ledger and cleanup["failed"] == [] and cleanup["discarded"] == []
