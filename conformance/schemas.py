@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from rfc3339_validator import validate_rfc3339
+
+if TYPE_CHECKING:  # imported on first use: every xdist worker imports this module at start-up, few validate at once
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_NAMES = ("work-item", "error", "work-heartbeat", "work-list")
@@ -49,6 +50,8 @@ def is_rfc3339_date_time(instance: object) -> bool:
 
 def format_checker() -> FormatChecker:
     """A FormatChecker that knows exactly one format, `date-time`, and really checks it."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(formats=())
     checker.checks("date-time")(is_rfc3339_date_time)
     return checker
@@ -57,6 +60,9 @@ def format_checker() -> FormatChecker:
 @cache
 def registry() -> Registry:
     """Every schema under its `$id`, so relative `$ref`s between the files resolve without network access."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resources = []
     for name in SCHEMA_NAMES:
         document = load(name)
@@ -66,6 +72,8 @@ def registry() -> Registry:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name), registry=registry(), format_checker=format_checker())
 
 

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, seed, strategies
-from hypothesis import settings as hypothesis_settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from conformance import stop_model, tables
 from conformance.checks import MISSING, field_value, parse_timestamp
@@ -41,6 +38,9 @@ from conformance.errors import HarnessError, UnexpectedResponse
 from conformance.evidence import SETUP
 from conformance.expectations import body_of
 from conformance.plugin import run_settings
+
+if TYPE_CHECKING:
+    import hypothesis
 
 START_STATES = ("queued", "starting", "active")
 NO_HEARTBEAT = "NO_HEARTBEAT"
@@ -84,7 +84,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(("start", "batch"), cases, ids=[f"{start}-{batch}" for start, batch in cases])
 
 
-def _hypothesis_settings(batch: Batch, settings: Settings) -> hypothesis_settings:
+def _hypothesis_settings(batch: Batch, settings: Settings) -> hypothesis.settings:
+    from hypothesis import HealthCheck, Phase
+    from hypothesis import settings as hypothesis_settings
+
     return hypothesis_settings(
         max_examples=batch.examples,
         stateful_step_count=settings.model_steps,
@@ -116,6 +119,11 @@ def _hypothesis_settings(batch: Batch, settings: Settings) -> hypothesis_setting
 def test_documented_operation_sequences_follow_the_model(
     start: str, batch: Batch, settings, api, provision, check
 ) -> None:
+    # Hypothesis is imported when a model case runs, not when this module is collected: every xdist worker
+    # collects it, and the import would sit in each worker's start-up, where they all compete for the CPU.
+    from hypothesis import seed, strategies
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
     harness_failures: list[HarnessError] = []
     examples = [0]
 
@@ -336,6 +344,7 @@ def test_documented_operation_sequences_follow_the_model(
 
 def _graceful_rule(form: tables.BodyForm):
     """A rule sending a graceful stop in `form`, wherever the docs say what that does."""
+    from hypothesis.stateful import precondition, rule
 
     @precondition(lambda self: self._live() and stop_model.generable(stop_model.GRACEFUL, self.state))
     @rule()
