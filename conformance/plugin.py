@@ -227,7 +227,7 @@ def run_secrets(state: RunState) -> dict[str, str]:
 # ------------------------------------------------------------------------------------- session start: target, preflight
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after xdist has started its workers: they boot while the preflight runs
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash.get(RUN_KEY, None)
     if state is None or session.config.getoption("collectonly", False):
