@@ -284,7 +284,7 @@ def _start_embedded(state: RunState) -> None:
     try:
         state.emulator = EmbeddedEmulator(state.emulator_config, redact=redactor.text)
     except HarnessError as error:
-        raise pytest.UsageError(str(error)) from None
+        pytest.exit(str(error), returncode=EMBEDDED_FAILED_EXIT_STATUS)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
