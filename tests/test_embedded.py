@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import httpx
@@ -14,6 +15,8 @@ else:  # pragma: no cover
 
 from conformance.config import embedded_emulator_config
 from conformance.embedded import EmbeddedEmulator, EmbeddedEmulatorError, config_toml
+
+pytest_plugins = ["pytester"]
 
 
 def test_config_toml_round_trips_through_a_toml_parser() -> None:
@@ -50,3 +53,24 @@ def test_a_start_up_failure_is_a_clear_redacted_error() -> None:
     message = str(raised.value)
     assert message.startswith("the embedded emulator exited during start-up (status 2): qoder-emulator: error:")
     assert secret not in message
+
+
+def test_a_run_whose_embedded_emulator_cannot_start_exits_3_with_its_message(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in qoder_emulator, first on the path, that fails the way the real one fails on a bad start.
+    fake = pytester.mkdir("fake")
+    (fake / "qoder_emulator").mkdir()
+    (fake / "qoder_emulator" / "__init__.py").write_text("")
+    (fake / "qoder_emulator" / "__main__.py").write_text(
+        "import sys\nprint('qoder-emulator: error: port 0 is on fire', file=sys.stderr)\nsys.exit(2)\n"
+    )
+    for name in [name for name in os.environ if name.startswith("QODER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    pytester.makepyfile(test_one="import pytest\n\n@pytest.mark.req('STOP-TR-QUEUED')\ndef test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "conformance.plugin", "--qoder-suite", "-p", "no:cacheprovider")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(
+        ["*the embedded emulator exited during start-up (status 2): qoder-emulator: error: port 0 is on fire*"]
+    )
