@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import re
 import select
-import shlex
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from conformance.embedded import ANNOUNCEMENT_END, announced_setting
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 URL_PATTERN = re.compile(r"listening on (http://\S+)")
-EXPORT_LINE = re.compile(r"^\s*export (QODER_[A-Z_]+)=(.*)$")
 
 
 class ServerProcess:
@@ -58,9 +58,9 @@ class ServerProcess:
     def _read_settings_until(self, end: str) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            found = EXPORT_LINE.match(line)
-            if found:
-                self.settings[found.group(1)] = shlex.split(found.group(2))[0]
+            setting = announced_setting(line)
+            if setting:
+                self.settings[setting[0]] = setting[1]
             if line.strip() == end:
                 return
         raise RuntimeError(f"{self.name} ended its announcement without {end!r}")
@@ -96,7 +96,7 @@ class ServerProcess:
 def start_emulator(*options: str) -> ServerProcess:
     """`python -m qoder_emulator --port 0 [options]`: the way a user starts it."""
     command = [sys.executable, "-m", "qoder_emulator", "--port", "0", *options]
-    return ServerProcess(command, "emulator", announcement_end="Press Ctrl-C to stop.")
+    return ServerProcess(command, "emulator", announcement_end=ANNOUNCEMENT_END)
 
 
 def start_bare_endpoint() -> ServerProcess:

@@ -38,6 +38,14 @@ class EmbeddedEmulatorError(HarnessError):
     """The embedded emulator could not be started: no run is possible, and it says nothing about any target."""
 
 
+def announced_setting(line: str) -> tuple[str, str] | None:
+    """(`QODER_NAME`, value) from one `export QODER_NAME=value` line of the emulator's announcement, else None."""
+    found = EXPORT_LINE.match(line)
+    if found is None:
+        return None
+    return found.group(1), shlex.split(found.group(2))[0] if found.group(2) else ""
+
+
 def config_toml(config: Mapping[str, list[Mapping[str, Any]]]) -> str:
     """The emulator's config format (arrays of tables of strings and string lists) as TOML text.
 
@@ -119,9 +127,9 @@ class EmbeddedEmulator:
                     f"the embedded emulator exited during start-up (status {self._process.returncode}): "
                     + self._redact(" | ".join(self._stderr) or "no message")
                 )
-            found = EXPORT_LINE.match(line)
-            if found:
-                settings[found.group(1)] = shlex.split(found.group(2))[0] if found.group(2) else ""
+            setting = announced_setting(line)
+            if setting:
+                settings[setting[0]] = setting[1]
             elif line.strip() == ANNOUNCEMENT_END:
                 self.settings = settings
                 return settings

@@ -187,6 +187,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if settings.embedded:
         state.emulator_config = workerinput["qoder_emulator_config"] if workerinput else embedded_emulator_config()
+    state.redactor = evidence.Redactor(run_secrets(state))  # every secret of the run is known by now
     config.stash[RUN_KEY] = state
     _ACTIVE_RUNS.append(state)
     collect_only = config.getoption("collectonly", False)
@@ -232,7 +233,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash.get(RUN_KEY, None)
     if state is None or session.config.getoption("collectonly", False):
         return
-    state.redactor = evidence.Redactor(run_secrets(state))
     state.limiter = RateLimiter.for_settings(state.settings)
     if not state.settings.embedded:
         _target_ready(state)  # an embedded emulator is waited for after collection: it boots meanwhile
@@ -240,7 +240,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(RUN_KEY, None)
-    if state is not None and state.settings.embedded and state.runs_cases and state.emulator is not None:
+    if state is not None and state.emulator is not None:  # an embedded emulator, started in this process
         _target_ready(state)
 
 
@@ -279,10 +279,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 def _start_embedded(state: RunState) -> None:
-    assert state.emulator_config is not None
-    redactor = evidence.Redactor(run_secrets(state))
+    assert state.emulator_config is not None and state.redactor is not None
     try:
-        state.emulator = EmbeddedEmulator(state.emulator_config, redact=redactor.text)
+        state.emulator = EmbeddedEmulator(state.emulator_config, redact=state.redactor.text)
     except HarnessError as error:
         pytest.exit(str(error), returncode=EMBEDDED_FAILED_EXIT_STATUS)
 

@@ -7,24 +7,9 @@ violated requirements; the pairwise dialect combinations). The "caught by" and "
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("fault_table", ROOT / "tools" / "fault_table.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fault_table", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fault_table = _load_tool()
+from fault_table_tool import ROOT, fault_table
 
 
 def test_committed_table_is_up_to_date():

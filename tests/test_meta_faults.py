@@ -14,30 +14,15 @@ With QODER_META_RESULTS=DIR every run is also saved as JSON in DIR, from which
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from fault_table_tool import fault_table
 
 from conformance import catalogue
 from qoder_emulator import dialects, faults
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_tool():
-    """tools/ is not a package on sys.path under xdist workers; load the module from its file."""
-    spec = importlib.util.spec_from_file_location("fault_table", ROOT / "tools" / "fault_table.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fault_table", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-fault_table = _load_tool()
 REGISTRY = faults.known_faults()
 DIALECT_RUNS = fault_table.pairwise_dialects()
 
