@@ -1,7 +1,7 @@
 """`qoder-conformance`: the suite's tools outside a pytest run.
 
 verify SUMMARY      is this summary.json a certificate for the installed suite and spec? (exit 0 / 1; 2: unreadable)
-cleanup --ledger    force-stop every item a killed run left live, from its ledger
+cleanup --ledger    force-stop every item a killed run left live, from its ledger (the latest run's lines by default)
 requirements        list the requirement catalogue (text or JSON)
 scan PATH...        the secret canary over files, with the tokens from the QODER_* variables (exit 1 on a hit)
 
@@ -50,14 +50,16 @@ def load_settings(config_file: str | None) -> Any:
     return config.load_settings(config_file=config_file)
 
 
-def cleanup_items(path: Path, settings: Any) -> dict[str, Any]:
+def cleanup_items(path: Path, settings: Any, *, run_id: str | None = None, all_runs: bool = False) -> dict[str, Any]:
     """The ledger module's cleanup, imported only when asked for (it needs the HTTP client, verify does not)."""
     from conformance.ledger import cleanup_from_ledger
 
-    return cleanup_from_ledger(path, settings)
+    return cleanup_from_ledger(path, settings, run_id=run_id, all_runs=all_runs)
 
 
 def _cleanup(arguments: argparse.Namespace) -> int:
+    """Cleanup of one run of a ledger (the latest by default). The PAT goes only to the configured QODER_BASE_URL:
+    a line recorded for another target, or that is not a well-formed entry, is reported under "skipped"."""
     from conformance.errors import HarnessError
 
     path = Path(arguments.ledger)
@@ -66,9 +68,12 @@ def _cleanup(arguments: argparse.Namespace) -> int:
         return USAGE_ERROR
     try:
         settings = load_settings(arguments.config)
-        outcome = cleanup_items(path, settings)
+        outcome = cleanup_items(path, settings, run_id=arguments.run_id, all_runs=arguments.all_runs)
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as error:
+        print(f"error: {path}: cannot be read ({error.strerror or error})", file=sys.stderr)
         return USAGE_ERROR
     hits = canary.scan_text(json.dumps(outcome, default=str), _secrets())
     if hits:  # never print a token, even one a target echoed back into an error message
@@ -76,10 +81,19 @@ def _cleanup(arguments: argparse.Namespace) -> int:
     else:
         print(json.dumps(outcome, indent=2, default=str))
     failed = outcome.get("failed") if isinstance(outcome, dict) else None
+    skipped = outcome.get("skipped") if isinstance(outcome, dict) else None
+    others = outcome.get("other_runs") if isinstance(outcome, dict) else None
+    if others:
+        print(
+            f"not considered: {sum(others.values())} entries of {len(others)} older run(s) "
+            f"({', '.join(others)}); use --run-id RUN or --all",
+            file=sys.stderr,
+        )
+    if skipped:
+        print(f"{len(skipped)} ledger line(s) skipped (malformed, or another target); see 'skipped'", file=sys.stderr)
     if failed:
         print(f"{len(failed)} item(s) could not be stopped and may still be live", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or skipped else 0
 
 
 def _requirements(arguments: argparse.Namespace) -> int:
@@ -131,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
     clean = commands.add_parser("cleanup", help="force-stop every item a killed run left live")
     clean.add_argument("--ledger", required=True, metavar="PATH", help="the killed run's ledger.jsonl")
     clean.add_argument("--config", metavar="FILE", help="configuration file, as for the suite (optional)")
+    which = clean.add_mutually_exclusive_group()
+    which.add_argument("--run-id", metavar="RUN", help="the run whose items to stop (default: the ledger's latest run)")
+    which.add_argument("--all", dest="all_runs", action="store_true", help="the items of every run in the ledger")
     clean.set_defaults(handler=_cleanup)
 
     listing = commands.add_parser("requirements", help="list the requirement catalogue")

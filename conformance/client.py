@@ -26,6 +26,7 @@ from conformance import evidence
 from conformance.config import Settings
 from conformance.errors import HarnessError, RateLimited, TargetUnreachable, UnexpectedResponse
 from conformance.evidence import Exchange, Redactor
+from conformance.paths import work_path
 
 USE_PAT: Any = type("UsePat", (), {"__repr__": lambda self: "USE_PAT"})()  # sentinel: send the configured PAT
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -146,11 +147,11 @@ class SuiteClient:
         token: Any = USE_PAT,
     ) -> httpx.Response:
         """The request under test: POST .../work/{work_id}/stop, sent exactly once."""
-        path = f"/environments/{environment_id}/work/{work_id}/stop"
+        path = work_path(environment_id, work_id, "/stop")
         return self.request("POST", path, role=evidence.UNDER_TEST, content=content, headers=headers, token=token)
 
     def get(self, environment_id: str, work_id: str) -> httpx.Response:
-        return self.request("GET", f"/environments/{environment_id}/work/{work_id}", role=evidence.READ_BACK)
+        return self.request("GET", work_path(environment_id, work_id), role=evidence.READ_BACK)
 
     def request(
         self,

@@ -72,6 +72,7 @@ class RunState:
     limiter: RateLimiter | None = None
     ledger: Ledger | None = None
     list_cursors: dict[str, str] = field(default_factory=dict)  # the lifecycle provisioner's, per environment
+    seen_work_ids: set[str] = field(default_factory=set)  # work IDs the provisioners accepted in this run
     cleaned: set[tuple[str, str]] = field(default_factory=set)  # (environment, work) already cleaned up
     preflight: dict[str, Any] = field(default_factory=dict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -401,7 +402,7 @@ def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Iterator[Call
     def created(environment_id: str, work_id: str) -> None:
         entries.append(ledger.record(environment_id, work_id, nodeid))
 
-    provisioner = make_provisioner(state.settings, api, created, state.list_cursors)
+    provisioner = make_provisioner(state.settings, api, created, state.list_cursors, state.seen_work_ids)
 
     def provision_item(
         state_name: str, *, environment_id: str | None = None, metadata: Mapping[str, str] | None = None

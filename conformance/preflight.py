@@ -19,10 +19,11 @@ from conformance import evidence
 from conformance.client import SuiteClient
 from conformance.config import Settings
 from conformance.errors import HarnessError
+from conformance.paths import work_path
 
 
 def _list(client: SuiteClient, environment_id: str) -> httpx.Response:
-    return client.request("GET", f"/environments/{environment_id}/work", role=evidence.SETUP, params={"limit": 1})
+    return client.request("GET", work_path(environment_id), role=evidence.SETUP, params={"limit": 1})
 
 
 def _error_type(response: httpx.Response) -> Any:

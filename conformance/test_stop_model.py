@@ -37,6 +37,7 @@ from conformance.config import Settings
 from conformance.errors import HarnessError, UnexpectedResponse
 from conformance.evidence import SETUP
 from conformance.expectations import body_of
+from conformance.paths import work_path
 from conformance.plugin import run_settings
 
 if TYPE_CHECKING:
@@ -273,7 +274,7 @@ def test_documented_operation_sequences_follow_the_model(
 
         def _ack(self) -> None:
             expected = stop_model.outcome(stop_model.ACK, self.state)
-            path = f"/environments/{self.item['environment_id']}/work/{self.item['id']}/ack"
+            path = work_path(self.item["environment_id"], self.item["id"], "/ack")
             response = api.request("POST", path, role=SETUP)
             body = body_of(response)
             observed = (response.status_code, field_value(body, "state") if response.status_code == 200 else None)
@@ -290,7 +291,7 @@ def test_documented_operation_sequences_follow_the_model(
                 echo = self._heartbeat_precondition()
                 if echo is not None:
                     params["expected_last_heartbeat"] = echo
-            path = f"/environments/{self.item['environment_id']}/work/{self.item['id']}/heartbeat"
+            path = work_path(self.item["environment_id"], self.item["id"], "/heartbeat")
             response = api.request("POST", path, role=SETUP, params=params)
             body = body_of(response)
             observed = (response.status_code, field_value(body, "state") if response.status_code == 200 else None)

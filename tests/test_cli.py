@@ -162,7 +162,7 @@ def test_cleanup(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
     calls = []
     outcome: dict[str, Any] = {"stopped": ["work_1"], "already_stopped": 0, "failed": []}
     monkeypatch.setattr(cli, "load_settings", lambda config_file: {"config_file": config_file})
-    monkeypatch.setattr(cli, "cleanup_items", lambda path, settings: calls.append((path, settings)) or outcome)
+    monkeypatch.setattr(cli, "cleanup_items", lambda path, settings, **which: calls.append((path, settings)) or outcome)
     monkeypatch.setenv("QODER_PAT", TOKEN)
     assert cli.main(["cleanup", "--ledger", str(ledger), "--config", "suite.toml"]) == 0
     assert calls == [(ledger, {"config_file": "suite.toml"})]

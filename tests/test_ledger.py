@@ -31,16 +31,16 @@ def test_append_from_threads_gives_one_whole_line_each(tmp_path: Path) -> None:
     lines = ledger.path.read_text().splitlines()
     assert len(lines) == 20
     entry = json.loads(lines[0])
-    assert set(entry) == {"base_url", "environment_id", "work_id", "created_by", "at", "run"}
+    assert set(entry) == {"base_url", "environment_id", "work_id", "created_by", "at", "run", "embedded"}
     assert entry["run"] == "run1" and entry["base_url"] == "http://t.test"
 
 
 def test_read_entries_skips_a_torn_line_and_filters_by_run(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
     path.write_text(
-        json.dumps({"work_id": "work_a", "run": "r1"})
+        json.dumps({"work_id": "work_a", "environment_id": "env_1", "run": "r1"})
         + "\n"
-        + json.dumps({"work_id": "work_b", "run": "r2"})
+        + json.dumps({"work_id": "work_b", "environment_id": "env_1", "run": "r2"})
         + '\n{"wo'
     )
     assert [e["work_id"] for e in read_entries(path)] == ["work_a", "work_b"]
@@ -89,6 +89,14 @@ def test_cleanup_from_ledger_against_the_emulator(tmp_path: Path) -> None:
         ledger.path.write_text("\n".join(line for line in lines if unrelated["id"] not in line) + "\n")
 
         outcome = cleanup_from_ledger(ledger.path, target)
-        assert outcome == {"stopped": [live["id"]], "already_stopped": [done["id"]], "failed": []}
+        assert outcome == {
+            "run": "run1",
+            "stopped": [live["id"]],
+            "already_stopped": [done["id"]],
+            "failed": [],
+            "skipped": [],
+            "discarded": [],
+            "other_runs": {},
+        }
         still = client.get(environment, unrelated["id"]).json()
         assert still["state"] == "active", "cleanup touched an item that is not in the ledger"
