@@ -195,7 +195,8 @@ def test_repro_script_text() -> None:
     assert "#   [STOP-TR-FORCE MUST] state: expected 'stopped', observed 'stopping'" in script
     assert ': "${QODER_PAT:?export QODER_PAT first}"' in script
     assert "QODER_FORBIDDEN_PAT" not in script  # only the variables it uses
-    assert "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])'" in script
+    program = 'import json,sys,urllib.parse; print(urllib.parse.quote(str(json.load(sys.stdin)["id"]), safe=""))'
+    assert f"python3 -c '{program}'" in script
     assert "/work/${NEW_ID_1}/stop" in script
     assert "--data-binary @-" in script
     assert "\\$(touch /tmp/pwned) \\`id\\`" in script and "\\${HOME}" in script  # inert in the shell

@@ -14,6 +14,7 @@ import re
 import shlex
 from typing import Any
 
+from conformance.paths import segment
 from conformance.reporting.cases import mismatch_line
 from conformance.results import CaseRecord, RunRecord
 
@@ -90,7 +91,11 @@ class _Script:
             self.lines.append(f"{variable}=$({feed}{curl} -D /dev/stderr)")
             self.lines.append(f"printf '%s\\n' \"${variable}\"")
             for key, shell_variable in captures:
-                program = f"import json,sys; print(json.load(sys.stdin)[{json.dumps(key)}])"
+                # The replay's answer is hostile input too: the captured ID enters the URL as one encoded segment.
+                program = (
+                    "import json,sys,urllib.parse; "
+                    f'print(urllib.parse.quote(str(json.load(sys.stdin)[{json.dumps(key)}]), safe=""))'
+                )
                 extract = f"python3 -c {shlex.quote(program)}"
                 self.lines.append(f"{shell_variable}=$(printf '%s' \"${variable}\" | {extract})")
                 self.lines.append(f'echo "{shell_variable}=${{{shell_variable}}}"')
@@ -133,6 +138,7 @@ class _Script:
             if (
                 isinstance(value, str)
                 and len(value) >= MINIMUM_ID_LENGTH
+                and segment(value) == value  # only a value that is the same raw and as a URL segment
                 and value not in inputs
                 and value in later_urls
                 and value not in self.captured
