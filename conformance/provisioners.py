@@ -170,7 +170,7 @@ class HookProvisioner:
         ):
             raise RejectedItem(
                 f"{claim} naming item {work_id}, but the server's item is not this run's (its id, environment or "
-                f"metadata differ from what the hook claimed): {NOT_TOUCHED} further"
+                "metadata differ from what the hook claimed): it was read once and is left alone, not recorded"
             )
         return server
 
