@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conformance import evidence
 from conformance.client import RateLimiter, SuiteClient
 from conformance.config import Settings
+from conformance.errors import HarnessError
 from conformance.evidence import Redactor
 from conformance.ledger import Ledger, cleanup, cleanup_from_ledger, read_entries
 from conformance.provisioners import HookProvisioner
@@ -100,3 +103,171 @@ def test_cleanup_from_ledger_against_the_emulator(tmp_path: Path) -> None:
         }
         still = client.get(environment, unrelated["id"]).json()
         assert still["state"] == "active", "cleanup touched an item that is not in the ledger"
+
+
+# ------------------------------------------------------------------------ hostile input: the file and the target
+
+
+class _CountingServer:
+    """A loopback server that must never be contacted: it counts requests and the Authorization headers it saw."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server's naming
+                seen.append(f"GET {self.path} {self.headers.get('Authorization')}")
+                self.send_response(404)
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _line(work_id: str, run: str, base_url: str, **more: object) -> str:
+    entry = {"base_url": base_url, "environment_id": "env_00000000000000000000000000000001", "work_id": work_id}
+    return json.dumps({**entry, "run": run, "created_by": "case", "at": "2026-01-01T00:00:00.000Z", **more})
+
+
+def _live_item(emulator, metadata: dict[str, str] | None = None) -> str:
+    answer = httpx.post(
+        emulator.hook_url,
+        json={
+            "state": "active",
+            "environment_id": emulator.settings["QODER_ENVIRONMENT_ID"],
+            "metadata": metadata or {},
+        },
+        headers={"Authorization": f"Bearer {emulator.settings['QODER_PAT']}"},
+    )
+    return answer.json()["id"]
+
+
+def _state_of(emulator, work_id: str) -> str:
+    environment = emulator.settings["QODER_ENVIRONMENT_ID"]
+    return httpx.get(
+        f"{emulator.base_url}/api/v1/cloud/environments/{environment}/work/{work_id}",
+        headers={"Authorization": f"Bearer {emulator.settings['QODER_PAT']}"},
+    ).json()["state"]
+
+
+def _cleanup_command(monkeypatch, capsys, emulator, *arguments: str) -> tuple[int, dict, str]:
+    from conformance import cli
+
+    for name in [name for name in os.environ if name.startswith("QODER_")]:
+        monkeypatch.delenv(name)
+    for name, value in emulator.settings.items():
+        monkeypatch.setenv(name, value)
+    status = cli.main(["cleanup", *arguments])
+    captured = capsys.readouterr()
+    return status, (json.loads(captured.out) if captured.out.strip() else {}), captured.err
+
+
+def test_the_cleanup_command_survives_a_hostile_ledger_and_never_sends_the_pat_elsewhere(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    elsewhere = _CountingServer()
+    try:
+        with launch() as emulator:
+            ours = _live_item(emulator)
+            foreign = _live_item(emulator, {"owner": "someone else"})
+            lines = [
+                _line(ours, "r1", emulator.base_url),
+                _line(foreign, "r1", elsewhere.url),  # another origin: never contacted, never sent the PAT
+                _line(foreign, "r1", emulator.base_url.replace("127.0.0.1", "localhost")),  # another origin too
+                '{"wo',  # a torn line
+                "[1, 2]",
+                json.dumps({"work_id": 5, "environment_id": "env_1", "run": "r1"}),
+                json.dumps({"work_id": "work_a\n$(id)", "environment_id": "env_1", "run": "r1"}),
+                json.dumps({"work_id": "../../env_2/work/" + foreign, "environment_id": "env_1", "run": "r1"}),
+                json.dumps({"work_id": "work_a", "environment_id": "env_1/../env_2", "run": "r1"}),
+                "[" * 20000,
+                "x" * 10000,
+            ]
+            path = tmp_path / "ledger.jsonl"
+            path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe\x1b]0;owned\x07\n")
+            status, outcome, err = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path))
+            assert status == 1, err
+            assert outcome["stopped"] == [ours] and outcome["failed"] == []
+            assert _state_of(emulator, foreign) == "active", "an item outside the configured target's ledger lines"
+            skipped_lines = sorted(entry["line"] for entry in outcome["skipped"] if "line" in entry)
+            assert skipped_lines == list(range(4, 13)), outcome["skipped"]
+            other_targets = [entry for entry in outcome["skipped"] if "work_id" in entry]
+            assert [entry["work_id"] for entry in other_targets] == [foreign, foreign]
+            assert all("not contacted" in entry["reason"] for entry in other_targets)
+            assert "skipped" in err and "\x1b" not in err + json.dumps(outcome)
+    finally:
+        elsewhere.close()
+    assert elsewhere.requests == [], "the PAT was sent to a ledger line's base_url that is not the configured target"
+
+
+def test_the_cleanup_command_takes_the_latest_run_unless_told(tmp_path: Path, monkeypatch, capsys) -> None:
+    with launch() as emulator:
+        old, new = _live_item(emulator), _live_item(emulator)
+        path = tmp_path / "ledger.jsonl"
+        path.write_text(_line(old, "r1", emulator.base_url) + "\n" + _line(new, "r2", emulator.base_url) + "\n")
+
+        status, outcome, err = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path))
+        assert status == 0 and outcome["run"] == "r2" and outcome["stopped"] == [new]
+        assert outcome["other_runs"] == {"r1": 1} and "--run-id" in err
+        assert _state_of(emulator, old) == "active", "an older run's item is not this cleanup's"
+
+        status, outcome, _ = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path), "--run-id", "r1")
+        assert status == 0 and outcome["stopped"] == [old] and outcome["other_runs"] == {"r2": 1}
+
+        status, outcome, _ = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path), "--all")
+        assert status == 0 and outcome["run"] == "all" and outcome["already_stopped"] == [old, new]
+
+        status, _, err = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path), "--run-id", "nope")
+        assert status == 2 and "r1, r2" in err
+
+
+def test_embedded_emulator_entries_are_discarded_not_contacted(tmp_path: Path, monkeypatch, capsys) -> None:
+    with launch() as emulator:
+        path = tmp_path / "ledger.jsonl"
+        path.write_text(_line("work_gone", "r1", "http://127.0.0.1:9", embedded=True) + "\n")
+        status, outcome, _ = _cleanup_command(monkeypatch, capsys, emulator, "--ledger", str(path))
+    assert status == 0 and outcome["discarded"] == ["work_gone"] and not outcome["skipped"]
+
+
+def test_cleanup_ends_every_entry_in_an_outcome_whatever_the_target_answers() -> None:
+    def target(request: httpx.Request) -> httpx.Response:
+        work_id = request.url.path.split("/")[7]
+        if work_id == "work_deep":
+            return httpx.Response(200, content=b"[" * 100000)
+        if work_id == "work_ansi":
+            return httpx.Response(200, json={"state": "\x1b]0;owned\x07" * 50})
+        raise RuntimeError("the transport broke")
+
+    client = SuiteClient(settings(), lambda e: None, Redactor({}), RateLimiter(0, 0),
+                         http=httpx.Client(transport=httpx.MockTransport(target)))  # fmt: skip
+    entries = [
+        {"environment_id": "env_1", "work_id": work_id, "base_url": "http://t.test"}
+        for work_id in ("work_deep", "work_ansi", "work_broken")
+    ]
+    entries.append({"environment_id": "env_1", "work_id": "work_x", "base_url": "http://elsewhere.test"})
+    entries.append({"environment_id": "env_1", "work_id": "../work_x"})
+    outcome = cleanup(entries, client)
+    assert [failure["work_id"] for failure in outcome["failed"]] == ["work_deep", "work_ansi", "work_broken"]
+    assert "\x1b" not in json.dumps(outcome, ensure_ascii=False)
+    assert [skip["work_id"] for skip in outcome["skipped"]] == ["work_x", "../work_x"]
+
+
+def test_the_ledger_refuses_an_id_of_another_form(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.jsonl", settings())
+    for environment_id, work_id in [("env_1", "work_a\n"), ("env_1/..", "work_a"), ("env_1", "../work_a")]:
+        with pytest.raises(HarnessError):
+            ledger.record(environment_id, work_id, "case")
+    assert not ledger.path.exists()
