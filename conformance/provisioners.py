@@ -296,14 +296,16 @@ class LifecycleProvisioner:
                 raise ProvisioningError(
                     f"lifecycle step 'list work' answered {listed.status_code}: {excerpt(listed, self.client)}"
                 )
-            items = [item for item in document.get("data") or [] if isinstance(item, dict)]
+            listed_items = document.get("data")
+            items = [item for item in listed_items if isinstance(item, dict)] if isinstance(listed_items, list) else []
             if items and is_work_id(items[-1].get("id")):
                 self.cursors[environment_id] = items[-1]["id"]
             for item in items:
-                if (item.get("data") or {}).get("id") == session_id:
+                data = item.get("data")
+                if isinstance(data, dict) and data.get("id") == session_id:
                     return item
-            page = document.get("next_page") if document.get("has_more") else None
-            if not page:
+            page = document.get("next_page") if document.get("has_more") is True else None
+            if not isinstance(page, str) or not page:
                 return None
             params = {"limit": LIST_PAGE_SIZE, "page": page}  # page, before_id and after_id are exclusive
             time.sleep(LIST_PAGE_PAUSE_S)

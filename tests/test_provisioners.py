@@ -110,3 +110,44 @@ def test_the_whole_suite_passes_with_the_lifecycle_provisioner(tmp_path) -> None
     assert summary["target"]["provisioner"] == "lifecycle"
     assert {r["verdict"] for r in summary["requirements"]} <= {"pass", "recorded"}
     assert not live, f"items left live: {live}"
+
+
+@pytest.mark.parametrize(
+    ("listed_id", "listed_environment"),
+    [
+        ("../../env_2/work/work_foreign", "env_1"),
+        ("work_x\n$(id)", "env_1"),
+        ("work_0123456789abcdef", "env_2"),  # the session's item, but the list puts it in another environment
+        ("work_seen", "env_1"),  # an item this run already had
+    ],
+)
+def test_lifecycle_rejects_a_listed_item_it_cannot_own_without_a_request_about_it(
+    listed_id: str, listed_environment: str
+) -> None:
+    import httpx
+
+    from conformance.provisioners import RejectedItem
+
+    sent: list[str] = []
+
+    def target(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.raw_path.decode()}")
+        if request.url.path.endswith("/sessions"):
+            return httpx.Response(201, json={"id": "sess_1"})
+        if request.url.path.endswith("/work"):
+            item = {"id": listed_id, "environment_id": listed_environment, "state": "queued", "metadata": {},
+                    "data": {"type": "session", "id": "sess_1"}}  # fmt: skip
+            return httpx.Response(200, json={"data": [item], "has_more": False})
+        return httpx.Response(500, json={})
+
+    settings = Settings(base_url="http://t.test", pat="pt-x", environment_id="env_1", provisioner="lifecycle",
+                        agent_id="agent_1", run_id="run1")  # fmt: skip
+    client = SuiteClient(settings, lambda e: None, Redactor({}), RateLimiter(0, 0),
+                         http=httpx.Client(transport=httpx.MockTransport(target)))  # fmt: skip
+    created: list[str] = []
+    provisioner = LifecycleProvisioner(settings, client, lambda env, work: created.append(work), seen={"work_seen"})
+    with pytest.raises(RejectedItem):
+        provisioner.provision("active", environment_id="env_1", metadata={"k": "v"})
+    assert created == []
+    assert [request.split("?")[0] for request in sent] == ["POST /api/v1/cloud/sessions",
+                                                           "GET /api/v1/cloud/environments/env_1/work"]  # fmt: skip
