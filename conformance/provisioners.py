@@ -169,8 +169,10 @@ class HookProvisioner:
             or any(carried.get(key) != value for key, value in metadata.items())
         ):
             raise RejectedItem(
-                f"{claim} naming item {work_id}, but the server's item is not this run's (its id, environment or "
-                "metadata differ from what the hook claimed): it was read once and is left alone, not recorded"
+                self.client.redact(
+                    f"{claim} naming item {work_id}, but the server's item is not this run's (its id, environment or "
+                    "metadata differ from what the hook claimed): it was read once and is left alone, not recorded"
+                )
             )
         return server
 
