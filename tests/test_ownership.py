@@ -260,7 +260,7 @@ def run_suite(world: World, reports: Path, selection: str) -> subprocess.Complet
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["traversal", "created-at"])
+@pytest.mark.parametrize("mode", ["traversal", "existing-claims-ours", "wrong-environment", "partial", "created-at"])
 def test_a_run_with_a_hostile_hook_errors_touches_nothing_foreign_and_leaves_nothing_live(
     world: World, tmp_path: Path, mode: str
 ) -> None:
@@ -276,9 +276,19 @@ def test_a_run_with_a_hostile_hook_errors_touches_nothing_foreign_and_leaves_not
         assert "/setup" in case["message"] and HOOK_SECRET not in case["message"], case["message"]
     after = world.items()
     assert all(after[work_id] == item for work_id, item in before.items()), "a pre-existing item changed"
-    made = [item for work_id, item in after.items() if work_id not in before]
-    assert all(item["state"] == "stopped" for item in made), f"items of the run left live: {made}"
+    made = {work_id: item for work_id, item in after.items() if work_id not in before}
     ledger_file = tmp_path / "ledger.jsonl"
     ledger = [json.loads(line) for line in ledger_file.read_text().splitlines()] if ledger_file.exists() else []
-    assert {entry["work_id"] for entry in ledger} == {item["id"] for item in made}, "recorded = created and proved"
-    assert (mode == "traversal") == (not made)
+    recorded = {entry["work_id"] for entry in ledger}
+    cleaned = summary["cleanup"]["stopped"] + summary["cleanup"]["already_stopped"]
+    if mode == "wrong-environment":
+        # Made by the hook in the other environment: named in each error, never recorded, touched or counted.
+        assert made and all(item["environment_id"] == world.other_environment for item in made.values())
+        as_made = {answer["id"]: answer for answer in world.hook.answered}
+        assert made == {work_id: as_made[work_id] for work_id in made}, "the suite touched an item it cannot own"
+        assert not recorded and not set(made) & set(cleaned)
+        assert all(any(work_id in case["message"] for work_id in made) for case in summary["cases"])
+    else:
+        assert all(item["state"] == "stopped" for item in made.values()), f"items of the run left live: {made}"
+        assert recorded == set(made), "recorded = created and proved"
+        assert (mode in ("traversal", "existing-claims-ours")) == (not made)
