@@ -151,3 +151,24 @@ def test_lifecycle_rejects_a_listed_item_it_cannot_own_without_a_request_about_i
     assert created == []
     assert [request.split("?")[0] for request in sent] == ["POST /api/v1/cloud/sessions",
                                                            "GET /api/v1/cloud/environments/env_1/work"]  # fmt: skip
+
+
+def test_a_hook_error_body_reaches_the_message_without_control_bytes_or_the_query() -> None:
+    import httpx
+
+    from conformance.errors import ProvisioningError
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=b"\x1b]0;owned\x07\x1b[2Jbroken")
+
+    settings = Settings(base_url="http://t.test", pat="pt-x", environment_id="env_1", provisioner="hook",
+                        hook_url="http://user:pw@hook.test/setup?key=sekrit", run_id="run1")  # fmt: skip
+    client = SuiteClient(settings, lambda e: None, Redactor({}), RateLimiter(0, 0),
+                         http=httpx.Client(transport=httpx.MockTransport(hook)))  # fmt: skip
+    with pytest.raises(ProvisioningError) as raised:
+        HookProvisioner(settings, client, lambda env, work: None).provision(
+            "active", environment_id="env_1", metadata={}
+        )
+    message = str(raised.value)
+    assert "\x1b" not in message and "\x07" not in message and "\\x1b]0;owned" in message
+    assert "http://hook.test/setup" in message and "sekrit" not in message and "pw" not in message
