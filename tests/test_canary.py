@@ -68,5 +68,5 @@ def test_write_all_removes_a_leaking_file(tmp_path: Path, form: str) -> None:
 
 def test_short_embedded_fragments_are_not_searched() -> None:
     """Base64 of a very short token at an arbitrary offset would match unrelated text: only exact forms count."""
-    assert all(label != "base64 (embedded)" for label in canary.forms("pt-ab").values())
-    assert "base64 (embedded)" in canary.forms(TOKEN).values()
+    assert not any(label.startswith("base64 (embedded") for label in canary.forms("pt-ab").values())
+    assert any(label.startswith("base64 (embedded") for label in canary.forms(TOKEN).values())

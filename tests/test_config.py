@@ -9,6 +9,7 @@ import pytest
 
 from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings
 from conformance.errors import ConfigurationError
+from conformance.evidence import Secret
 
 TOKEN = "pt-config-test-0123456789abcdef"
 OTHER_TOKEN = "pt-config-test-other-fedcba9876543210"
@@ -27,7 +28,11 @@ VALUES: dict[str, tuple[tuple[Any, Any], ...]] = {
         ("https://e.example", "https://e.example"),
         ("https://f.example", "https://f.example"),
     ),
-    "secret": (("pt-option-1", "pt-option-1"), ("pt-env-1", "pt-env-1"), ("pt-file-1", "pt-file-1")),
+    "secret": (
+        ("pt-option-1", Secret("pt-option-1")),
+        ("pt-env-1", Secret("pt-env-1")),
+        ("pt-file-1", Secret("pt-file-1")),
+    ),
     "env_id": (("env_option", "env_option"), ("env_environ", "env_environ"), ("env_file", "env_file")),
     "bool": ((True, True), ("1", True), (True, True)),
     "positive": (("1.5", 1.5), ("2.5", 2.5), (3.5, 3.5)),
@@ -36,6 +41,7 @@ VALUES: dict[str, tuple[tuple[Any, Any], ...]] = {
     "path": (("/tmp/o", Path("/tmp/o")), ("/tmp/e", Path("/tmp/e")), ("/tmp/f", Path("/tmp/f"))),
 }
 SPECIAL = {
+    "QODER_MAX_RESPONSE_BYTES": (("2048", 2048), ("4096", 4096), (8192, 8192)),
     "QODER_PROVISIONER": (("lifecycle", "lifecycle"), ("hook", "hook"), ("lifecycle", "lifecycle")),
     "QODER_HOOK_URL": (
         ("https://o.example/h", "https://o.example/h"),
@@ -100,7 +106,7 @@ def test_precedence_option_environment_file_default(variable, tmp_path: Path) ->
 
 def test_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
     settings = load(tmp_path, environ={**REMOTE, "QODER_EXPIRED_PAT": ""}, file_values={"expired_pat": TOKEN})
-    assert settings.expired_pat == TOKEN
+    assert settings.expired_pat == Secret(TOKEN)
 
 
 def test_no_target_means_embedded_with_embedded_defaults(tmp_path: Path) -> None:
@@ -213,7 +219,7 @@ def test_config_file_found_by_variable_and_in_rootdir(tmp_path: Path) -> None:
 
 def test_secrets_redacted_and_repr_never_show_tokens(tmp_path: Path) -> None:
     settings = load(tmp_path, environ={**REMOTE, "QODER_FORBIDDEN_PAT": OTHER_TOKEN})
-    assert settings.secrets() == {"QODER_PAT": TOKEN, "QODER_FORBIDDEN_PAT": OTHER_TOKEN}
+    assert settings.secrets() == {"QODER_PAT": Secret(TOKEN), "QODER_FORBIDDEN_PAT": Secret(OTHER_TOKEN)}
     shown = settings.redacted()
     assert shown["QODER_PAT"] == "<set>" and shown["QODER_EXPIRED_PAT"] == "<not set>"
     assert TOKEN not in str(shown) and TOKEN not in repr(settings) and OTHER_TOKEN not in repr(settings)
