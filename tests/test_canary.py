@@ -57,7 +57,7 @@ def test_write_all_removes_a_leaking_file(tmp_path: Path, form: str) -> None:
     (tmp_path / "ledger.jsonl").write_text('{"id": "work_1"}\n')
     run = sample_run()
     run.cases[0].exchanges[1]["response_body"] = f"echoed: {PLANTED[form]}"  # a leak into report.html
-    hits = write_all(run, tmp_path, SECRETS)
+    hits = write_all(run, tmp_path, SECRETS, also_scan=[tmp_path / "junit.xml", tmp_path / "ledger.jsonl"])
     leaked = {Path(hit.path).name for hit in hits}
     assert leaked == {"junit.xml", "report.html"}
     assert all(hit.removed and hit.variable == "QODER_PAT" for hit in hits)
