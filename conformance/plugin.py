@@ -655,6 +655,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _guarded(session, state, "closing HTTP connections", close_shared_clients)
 
 
+def _redacted(state: RunState, data: Any) -> Any:
+    return data if state.redactor is None else state.redactor.value(data)
+
+
 def _guarded(session: pytest.Session, state: RunState, what: str, step: Callable[[], Any]) -> None:
     """Run one end-of-session step; an unexpected exception becomes a harness error with a clear message (and a
     non-zero exit status), never a crash that skips the steps after it."""
@@ -705,8 +709,10 @@ def _write_reports(session: pytest.Session, state: RunState) -> None:
         strict=settings.strict,
         cases=cases,
         exit_status=int(session.exitstatus),
-        preflight=state.preflight,
-        cleanup=state.cleanup,
+        # Built from answers outside any case's capture (e.g. a cleanup reason quoting the state a server sent):
+        # redacted here, at the door of the reports.
+        preflight=_redacted(state, state.preflight),
+        cleanup=_redacted(state, state.cleanup),
     )
     try:
         from conformance import reporting
