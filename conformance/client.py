@@ -309,7 +309,13 @@ class SuiteClient:
                 # field value (RFC 9110 5.5) and h11 refuses to send it, so "Bearer " goes out as "Bearer".
                 plain = value.reveal() if isinstance(value, Secret) else value
                 sent[name] = plain.strip(" \t")
-        return self._http.build_request(method, url, content=content, headers=sent, params=params)
+        try:
+            return self._http.build_request(method, url, content=content, headers=sent, params=params)
+        except (httpx.InvalidURL, httpx.LocalProtocolError, ValueError) as error:
+            # E.g. an ID from a hook answer that holds a line break: refused here, as a harness error (never a
+            # crash that would skip the other items' cleanup), and never sent.
+            what = self._redactor.text(f"{method} {url!r}: {error}")
+            raise HarnessError(f"request not built: {what}") from None
 
     def _send_once(self, request: httpx.Request, role: str, *, sent_body: bool) -> httpx.Response:
         self._limiter.acquire(request.method)

@@ -396,3 +396,43 @@ def test_a_misspelt_variable_is_a_usage_error_with_a_hint(tmp_path: Path) -> Non
     run = run_suite(closed_port(), tmp_path / "reports", QODER_EXPIRED_PATT="pt-x")
     assert run.returncode == 4, run.output
     assert "did you mean QODER_EXPIRED_PAT?" in run.output
+
+
+def test_a_hostile_hook_answer_never_costs_the_reports(reports_dir: Path, record_property: Any) -> None:
+    """The hook answers an ID holding a line break and control bytes (once a crash at cleanup): whatever the suite
+    makes of it (a provisioning error, a failed cleanup), the run ends with its four reports and no INTERNALERROR."""
+    item = dict(json.loads(json_answer(201, {}).body) or {})
+    item.update(id="work_abc\r\nX-Evil: 1\x1b[2J", type="work", environment_id=ENVIRONMENT_ID, state="active")
+    target = FakeTarget(pat=PAT, environment_id=ENVIRONMENT_ID, on_stop=HANG, on_hook=json_answer(201, item))
+    with MisbehavingServer(target) as server:
+        run = run_suite(server.base_url, reports_dir)
+    record_property("wall_s", round(run.wall_s, 2))
+    assert "INTERNALERROR" not in run.output and run.returncode not in (0, 3), run.output
+    assert "\x1b" not in run.output, "control bytes must be shown as escapes"
+    assert all(run.file(name).is_file() for name in REPORTS), run.output
+    assert_no_secret(run)
+    assert_no_fail_in_junit(run.file("junit.xml"))
+
+
+def test_an_end_of_session_step_that_raises_is_reported_and_the_next_steps_run() -> None:
+    """`_guarded` (unit): the exception becomes a redacted, escaped harness-error note and a non-zero exit."""
+    from types import SimpleNamespace
+
+    from conformance import plugin
+    from conformance.config import Settings
+    from conformance.evidence import Redactor
+
+    state = plugin.RunState(settings=Settings(), controller=True, runs_cases=True, started_at="now")
+    state.redactor = Redactor({"QODER_PAT": PAT})
+    session = SimpleNamespace(exitstatus=0)
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise RecursionError(f"deep answer {PAT} \x1b[31m")
+
+    plugin._guarded(session, state, "cleanup of the run's items", boom)  # type: ignore[arg-type]
+    plugin._guarded(session, state, "writing the reports", lambda: ran.append("reports"))  # type: ignore[arg-type]
+    assert ran == ["reports"] and session.exitstatus == 1
+    (problem,) = state.problems
+    assert "cleanup of the run's items failed: RecursionError" in problem and "${QODER_PAT}" in problem
+    assert PAT not in problem and "\x1b" not in problem and "\\x1b" in problem
