@@ -436,3 +436,29 @@ def test_an_end_of_session_step_that_raises_is_reported_and_the_next_steps_run()
     (problem,) = state.problems
     assert "cleanup of the run's items failed: RecursionError" in problem and "${QODER_PAT}" in problem
     assert PAT not in problem and "\x1b" not in problem and "\\x1b" in problem
+
+
+def test_reports_are_written_even_when_the_case_records_cannot_be_used(tmp_path: Path) -> None:
+    """A record that breaks the report builder still leaves summary.json (uncertifiable, naming the failure),
+    report.html and summary.md behind."""
+    from types import SimpleNamespace
+
+    from conformance import plugin
+    from conformance.config import Settings
+    from conformance.evidence import Redactor
+    from conformance.reporting import verify
+
+    settings = Settings(reports_dir=tmp_path)
+    state = plugin.RunState(settings=settings, controller=True, runs_cases=False, started_at="now")
+    state.redactor = Redactor({"QODER_PAT": PAT})
+    state.cases["x"] = {"nodeid": "x", "unexpected_field": object()}  # CaseRecord(**case) raises TypeError
+    config = SimpleNamespace(
+        stash={plugin.RUN_KEY: state}, getoption=lambda name, default=None: False, option=SimpleNamespace(xmlpath=None)
+    )
+    session = SimpleNamespace(exitstatus=0, config=config)
+    plugin.pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
+    assert session.exitstatus == 1
+    assert all((tmp_path / name).is_file() for name in ("summary.json", "summary.md", "report.html"))
+    document = json.loads((tmp_path / "summary.json").read_text())
+    assert any("writing the reports failed: TypeError" in problem for problem in document["record_problems"])
+    assert verify.problems(document)
