@@ -458,7 +458,7 @@ def test_reports_are_written_even_when_the_case_records_cannot_be_used(tmp_path:
     session = SimpleNamespace(exitstatus=0, config=config)
     plugin.pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
     assert session.exitstatus == 1
-    assert all((tmp_path / name).is_file() for name in ("summary.json", "summary.md", "report.html"))
+    assert all((tmp_path / name).is_file() for name in ("summary.json", "summary.md", "report.html")), state.problems
     document = json.loads((tmp_path / "summary.json").read_text())
     assert any("writing the reports failed: TypeError" in problem for problem in document["record_problems"])
     assert verify.problems(document)
