@@ -462,3 +462,39 @@ def test_reports_are_written_even_when_the_case_records_cannot_be_used(tmp_path:
     document = json.loads((tmp_path / "summary.json").read_text())
     assert any("writing the reports failed: TypeError" in problem for problem in document["record_problems"])
     assert verify.problems(document)
+
+
+def test_a_killed_run_leaves_no_certifiable_summary_behind(reports_dir: Path) -> None:
+    """SIGKILL after the run started: the earlier run's summary.json is already replaced by an in-progress marker,
+    which `qoder-conformance verify` refuses."""
+    target = FakeTarget(pat=PAT, environment_id=ENVIRONMENT_ID, on_stop=HANG)
+    with MisbehavingServer(target) as server:
+        run_suite(server.base_url, reports_dir)
+        earlier = json.loads((reports_dir / "summary.json").read_text())
+        assert "digest" in earlier  # a complete summary of the earlier run
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("QODER_", "PYTEST_"))}
+        env.update(
+            QODER_BASE_URL=server.base_url,
+            QODER_PAT=PAT,
+            QODER_ENVIRONMENT_ID=ENVIRONMENT_ID,
+            QODER_HOOK_URL=server.base_url + HOOK_PATH,
+            QODER_TIMEOUT="30",  # the stop hangs: the run is surely still going when it is killed
+        )
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports_dir}"]
+        seen = len(server.requests)
+        process = subprocess.Popen([*command, "-k", SELECTION], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + RUN_LIMIT_S
+            # Killed once its first stop is under way (the request under test hangs for up to 30 s).
+            while not any(r.path.endswith("/stop") for r in server.requests[seen:]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.kill()
+            process.wait()
+    verified = subprocess.run(
+        [sys.executable, "-m", "conformance", "verify", str(reports_dir / "summary.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 1 and "did not finish" in verified.stdout, verified.stdout + verified.stderr
