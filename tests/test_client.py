@@ -289,3 +289,15 @@ def test_a_secret_never_renders_and_is_revealed_only_in_the_header() -> None:
     client, _ = make_client("http://t.test", transport=httpx.MockTransport(record))
     client.stop("env_1", "w", headers={"x-api-key": secret})
     assert seen == [f"Bearer {TOKEN}", TOKEN]
+
+
+def test_the_cap_counts_decoded_bytes_so_a_compression_bomb_is_refused() -> None:
+    """10 MiB of zeros gzip to about 10 KiB: the declared length passes, the decoded body does not."""
+    import gzip
+
+    bomb = gzip.compress(b"0" * (10 * 1024**2))
+    answer = (200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
+    with FakeServer(lambda handler: answer) as server:
+        client, _ = make_client(server.base_url, max_bytes=1024**2)
+        with pytest.raises(ResponseTooLarge, match="sent more"):
+            client.get("env_1", "w")
