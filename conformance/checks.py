@@ -9,6 +9,7 @@ MUST mismatch -> FAIL, SHOULD mismatch -> warn (FAIL under --strict), UNSPECIFIE
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,12 +41,17 @@ class Observation:
 
 @dataclass
 class Checker:
-    """Collects the expectations of one case. `allowed` is the set of requirement IDs the case is marked with."""
+    """Collects the expectations of one case. `allowed` is the set of requirement IDs the case is marked with.
+
+    `redact` is applied to every rendered value as it is recorded: an expected or observed value may hold a token
+    the server echoed, and a mismatch is printed in the terminal and written to every report.
+    """
 
     allowed: frozenset[str]
     mismatches: list[Mismatch] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     checked: set[str] = field(default_factory=set)
+    redact: Callable[[str], str] = field(default=str, repr=False)
 
     def _level(self, requirement: str) -> str:
         if requirement not in self.allowed:
@@ -62,7 +68,10 @@ class Checker:
         if level == "UNSPECIFIED":
             raise ValueError(f"{requirement} is UNSPECIFIED: use check.observe, never assert")
         if not condition:
-            self.mismatches.append(Mismatch(requirement, level, what, show(expected), show(observed)))
+            redact = self.redact
+            self.mismatches.append(
+                Mismatch(requirement, level, redact(what), redact(show(expected)), redact(show(observed)))
+            )
         return condition
 
     def equal(self, requirement: str, what: str, expected: Any, observed: Any) -> bool:
@@ -72,7 +81,7 @@ class Checker:
         """Record what the server did where the docs are silent; asserts nothing."""
         self._level(requirement)
         self.checked.add(requirement)
-        self.observations.append(Observation(requirement, what, show(value)))
+        self.observations.append(Observation(requirement, self.redact(what), self.redact(show(value))))
 
     def failures(self, *, strict: bool) -> list[Mismatch]:
         """The mismatches that fail the case: MUST always, SHOULD under --strict."""

@@ -7,6 +7,11 @@ Why each rule:
 - Redaction happens at capture: what a case records can be written anywhere without a second thought.
 - One httpx.Client per process (thread-safe, connection reuse), `follow_redirects=False` (a redirect is an answer
   to judge, not to follow), no transport retries.
+- Every exchange is bounded, because the target is hostile input: a total deadline of QODER_TIMEOUT seconds for
+  connect + send + the whole response (httpx's timeouts are per read, so a server dripping a byte a second would
+  never time out: every socket operation here gets at most the time left), a body cap of QODER_MAX_RESPONSE_BYTES
+  read in streamed chunks (a 200 MB or endless body never sits in memory), and a JSON nesting-depth check before
+  any decoder sees the body. Each breach is a HarnessError (an error verdict, never a FAIL) saying which bound.
 """
 
 from __future__ import annotations
@@ -19,13 +24,22 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpcore
 import httpx
 
 import conformance
 from conformance import evidence
 from conformance.config import Settings
-from conformance.errors import HarnessError, RateLimited, TargetUnreachable, UnexpectedResponse
-from conformance.evidence import Exchange, Redactor
+from conformance.errors import (
+    DeadlineExceeded,
+    HarnessError,
+    RateLimited,
+    ResponseTooDeep,
+    ResponseTooLarge,
+    TargetUnreachable,
+    UnexpectedResponse,
+)
+from conformance.evidence import Exchange, Redactor, Secret
 from conformance.paths import work_path
 
 USE_PAT: Any = type("UsePat", (), {"__repr__": lambda self: "USE_PAT"})()  # sentinel: send the configured PAT
@@ -88,6 +102,83 @@ class RateLimiter:
         (self.reads if method.upper() in READ_METHODS else self.writes).acquire()
 
 
+# ------------------------------------------------------------------------------------------- the total deadline
+
+_deadline = threading.local()  # `.at`: time.monotonic() by which the current thread's exchange must be over
+
+
+class _DeadlineExpired(Exception):
+    """Raised inside the network layer; httpcore maps it to nothing, so it arrives as itself."""
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """The per-operation timeout httpcore asked for, shortened to what is left of the exchange's deadline."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise _DeadlineExpired()
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the exchange's deadline (headers and body alike)."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own synchronous backend, with streams bounded by the deadline of the thread's exchange."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, _time_left(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+        return _DeadlineStream(self._backend.connect_unix_socket(path, _time_left(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def bounded_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An HTTPTransport whose sockets honour the per-exchange deadline. httpx has no public way to hand its
+    connection pool a network backend, so it is set on the pool it built (tests/test_client.py proves it works)."""
+    transport = httpx.HTTPTransport(retries=0, limits=limits)
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("this httpx/httpcore version has no connection pool to bound; pin httpx 0.28")
+    pool._network_backend = _DeadlineBackend()
+    return transport
+
+
 _shared_lock = threading.Lock()
 _shared: dict[float, httpx.Client] = {}
 
@@ -100,8 +191,7 @@ def shared_http_client(timeout_s: float) -> httpx.Client:
             client = httpx.Client(
                 timeout=httpx.Timeout(timeout_s),
                 follow_redirects=False,
-                transport=httpx.HTTPTransport(retries=0),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                transport=bounded_transport(httpx.Limits(max_connections=64, max_keepalive_connections=16)),
                 trust_env=False,
             )
             _shared[timeout_s] = client
@@ -213,40 +303,97 @@ class SuiteClient:
         sent = httpx.Headers({"User-Agent": USER_AGENT})
         bearer = self.settings.pat if token is USE_PAT else token
         if bearer is not None:
-            sent["Authorization"] = f"Bearer {bearer}"
+            sent["Authorization"] = f"Bearer {evidence.reveal(bearer)}"  # the one place a token is revealed to send
         if headers:
             for name, value in headers.items():
                 # Case-insensitive: a caller's Authorization replaces ours. Surrounding white space is not part of a
                 # field value (RFC 9110 5.5) and h11 refuses to send it, so "Bearer " goes out as "Bearer".
-                sent[name] = value.strip(" \t")
-        return self._http.build_request(method, url, content=content, headers=sent, params=params)
+                plain = value.reveal() if isinstance(value, Secret) else value
+                sent[name] = plain.strip(" \t")
+        try:
+            return self._http.build_request(method, url, content=content, headers=sent, params=params)
+        except (httpx.InvalidURL, httpx.LocalProtocolError, ValueError) as error:
+            # E.g. an ID from a hook answer that holds a line break: refused here, as a harness error (never a
+            # crash that would skip the other items' cleanup), and never sent.
+            what = self._redactor.text(f"{method} {url!r}: {error}")
+            raise HarnessError(f"request not built: {what}") from None
 
     def _send_once(self, request: httpx.Request, role: str, *, sent_body: bool) -> httpx.Response:
         self._limiter.acquire(request.method)
         exchange = self._exchange(request, role, request.content if sent_body else None)
         exchange.started_at = time.monotonic()
+        _deadline.at = exchange.started_at + self.settings.timeout_s
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=True)
+            try:
+                self._read_body(response, exchange)
+            finally:
+                response.close()
         except httpx.LocalProtocolError as error:
             exchange.error = f"request not sent: {self._redactor.text(str(error))}"
             self._record(exchange)
             raise HarnessError(f"the case built a request httpx cannot send: {exchange.error}") from None
-        except httpx.HTTPError as error:
-            exchange.finished_at = time.monotonic()
-            exchange.duration_ms = (exchange.finished_at - exchange.started_at) * 1000
+        except (httpx.HTTPError, _DeadlineExpired) as error:
+            self._finish(exchange)
             message = self._describe(error, exchange)
             exchange.error = message
             self._record(exchange)
-            raise TargetUnreachable(message) from None
-        exchange.finished_at = time.monotonic()
-        exchange.duration_ms = (exchange.finished_at - exchange.started_at) * 1000
+            raise (DeadlineExceeded if self._past_deadline(exchange) else TargetUnreachable)(message) from None
+        except HarnessError as error:  # a bound of the body was breached: keep what was seen, then refuse
+            self._finish(exchange)
+            exchange.error = str(error)
+            self._record(exchange)
+            raise
+        finally:
+            _deadline.at = None
+        self._finish(exchange)
+        exchange.response_body = self._redact_optional(evidence.body_text(response.content))
+        self._record(exchange)
+        if evidence.json_depth_exceeds(response.content):
+            raise ResponseTooDeep(
+                f"{self._where(response)} answered a body nested deeper than {evidence.MAX_JSON_DEPTH} levels: not "
+                "decoded (a Work item or an error envelope is a few levels deep)"
+            )
+        return response
+
+    def _read_body(self, response: httpx.Response, exchange: Exchange) -> None:
+        """Stream the (decoded) body in chunks, refusing it past the size cap; it is then kept as the response's
+        content, so `.content`, `.text` and `.json()` work as on any read response."""
         exchange.status = response.status_code
         exchange.response_headers = self._redactor.headers(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw
         )
-        exchange.response_body = self._redact_optional(evidence.body_text(response.content))
-        self._record(exchange)
-        return response
+        cap = self.settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise ResponseTooLarge(self._too_large(response, f"declares Content-Length {int(declared)}"))
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLarge(self._too_large(response, "sent more"))
+            chunks.append(chunk)
+            _time_left(None)  # between chunks too: a body that never ends must still end by the deadline
+        response._content = b"".join(chunks)  # what Response.read() itself stores; the stream is consumed
+
+    def _too_large(self, response: httpx.Response, what: str) -> str:
+        cap = self.settings.max_response_bytes
+        return (
+            f"{self._where(response)} answered {response.status_code} with a body larger than the cap of {cap} bytes "
+            f"(it {what}; QODER_MAX_RESPONSE_BYTES raises the cap): the body was not read further"
+        )
+
+    def _where(self, response: httpx.Response) -> str:
+        return f"{response.request.method} {self._redactor.text(str(response.request.url))}"
+
+    def _past_deadline(self, exchange: Exchange) -> bool:
+        return exchange.finished_at - exchange.started_at >= self.settings.timeout_s
+
+    @staticmethod
+    def _finish(exchange: Exchange) -> None:
+        exchange.finished_at = time.monotonic()
+        exchange.duration_ms = (exchange.finished_at - exchange.started_at) * 1000
 
     def _exchange(self, request: httpx.Request, role: str, raw_body: bytes | None) -> Exchange:
         body_text: str | None = None
@@ -273,10 +420,17 @@ class SuiteClient:
     def _redact_optional(self, text: str | None) -> str | None:
         return None if text is None else self._redactor.text(text)
 
-    def _describe(self, error: httpx.HTTPError, exchange: Exchange) -> str:
+    def _describe(self, error: Exception, exchange: Exchange) -> str:
         where = f"{exchange.method} {exchange.url}"
         timeout = f"{self.settings.timeout_s:g} s"
-        if isinstance(error, httpx.ConnectTimeout):
+        if isinstance(error, _DeadlineExpired) or (
+            isinstance(error, httpx.TimeoutException) and self._past_deadline(exchange)
+        ):
+            what = (
+                f"no answer within {timeout}: the total deadline of a request (connect + send + the whole "
+                "response; QODER_TIMEOUT) ran out"
+            )
+        elif isinstance(error, httpx.ConnectTimeout):
             what = f"could not connect within {timeout} (connect timeout)"
         elif isinstance(error, httpx.TimeoutException):
             what = f"no answer within {timeout} ({error.__class__.__name__.replace('Timeout', ' timeout').lower()})"
@@ -293,7 +447,7 @@ class SuiteClient:
     def _refuse_non_answers(self, response: httpx.Response, role: str) -> None:
         """Answers that come from a gateway or limiter, not from the API: no conformance verdict can rest on them."""
         status = response.status_code
-        where = f"{response.request.method} {self._redactor.text(str(response.request.url))}"
+        where = self._where(response)
         if status in RATE_LIMIT_STATUSES:
             raise RateLimited(
                 f"rate limited: {where} answered {status} (a gateway or rate limit); the {role.replace('_', ' ')} "

@@ -20,6 +20,8 @@ Tokens are never shown: messages say "QODER_PAT is set but ...", never the value
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import os
 import secrets as random_tokens
 import sys
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import ConfigurationError
+from conformance.evidence import Secret
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,6 +58,8 @@ class Variable:
     option: str = ""  # the pytest option; derived from the name unless given
     embedded_default: Any = None
     remote_default: Any = None
+    maximum: float | None = None  # numbers above it are absurd (a typo, or a unit mix-up) and refused
+    minimum: float | None = None  # for numbers whose "positive" is not enough (a 10-byte response cap)
 
     @property
     def key(self) -> str:
@@ -92,27 +97,54 @@ VARIABLES: tuple[Variable, ...] = (
         embedded_default="reports",
         remote_default="reports",
     ),
-    Variable("QODER_TIMEOUT", "timeout_s", "positive", embedded_default=10.0, remote_default=10.0),
+    # The total deadline of one request: connect + send + the whole response (not per read).
+    Variable("QODER_TIMEOUT", "timeout_s", "positive", embedded_default=10.0, remote_default=10.0, maximum=3600),
     # Client-side rate limits (requests per second, 0 = off). Remote defaults are the docs' suggested client
     # baselines (api-reference §1: "GET <= 50 rps, writes <= 20 rps"); the embedded emulator needs none.
-    Variable("QODER_WRITE_RATE", "write_rate", "rate", embedded_default=0.0, remote_default=20.0),
-    Variable("QODER_READ_RATE", "read_rate", "rate", embedded_default=0.0, remote_default=50.0),
-    Variable("QODER_CONCURRENCY", "concurrency", "count", embedded_default=8, remote_default=4),
-    Variable("QODER_ROUNDS", "rounds", "count", embedded_default=5, remote_default=2),
+    Variable("QODER_WRITE_RATE", "write_rate", "rate", embedded_default=0.0, remote_default=20.0, maximum=1e5),
+    Variable("QODER_READ_RATE", "read_rate", "rate", embedded_default=0.0, remote_default=50.0, maximum=1e5),
+    Variable("QODER_CONCURRENCY", "concurrency", "count", embedded_default=8, remote_default=4, maximum=1024),
+    Variable("QODER_ROUNDS", "rounds", "count", embedded_default=5, remote_default=2, maximum=10_000),
     # The model-based cases' budget (test_stop_model.py): examples per start state, steps per example, and fresh
     # random sequences on each run instead of the fixed ones.
-    Variable("QODER_MODEL_EXAMPLES", "model_examples", "count", embedded_default=20, remote_default=20),
-    Variable("QODER_MODEL_STEPS", "model_steps", "count", embedded_default=8, remote_default=8),
+    Variable("QODER_MODEL_EXAMPLES", "model_examples", "count", embedded_default=20, remote_default=20, maximum=1e5),
+    Variable("QODER_MODEL_STEPS", "model_steps", "count", embedded_default=8, remote_default=8, maximum=10_000),
     Variable("QODER_MODEL_RANDOM", "model_random", "bool", embedded_default=False, remote_default=False),
+    # The cap on one response body, in bytes (a Work item is well under a kilobyte; the cap bounds memory).
+    Variable(
+        "QODER_MAX_RESPONSE_BYTES",
+        "max_response_bytes",
+        "count",
+        embedded_default=4 * 1024 * 1024,
+        remote_default=4 * 1024 * 1024,
+        minimum=1024,
+        maximum=1024**3,
+    ),
 )
 # How the suite runs rather than what it targets: these may be set with or without a target.
 RUN_FIELDS = (
     "strict", "reports_dir", "timeout_s", "write_rate", "read_rate", "concurrency", "rounds",
-    "model_examples", "model_steps", "model_random",
+    "model_examples", "model_steps", "model_random", "max_response_bytes",
 )  # fmt: skip
 BY_FIELD = {variable.field: variable for variable in VARIABLES}
 BY_KEY = {variable.key: variable for variable in VARIABLES}
 SECRET_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "secret")
+# QODER_* variables of Qoder's other tools and of this repository's own tooling: never taken for misspellings of
+# ours (the SDKs read QODER_MANAGED_BASE_URL and QODER_ACCESS_TOKEN; repro scripts read QODER_REPRO_TARGET).
+OTHER_TOOLS_VARIABLES = frozenset(
+    {
+        "QODER_MANAGED_BASE_URL",
+        "QODER_ACCESS_TOKEN",
+        "QODER_REPRO_TARGET",
+        "QODER_META_RESULTS",
+        "QODER_META_TIMEOUT_S",
+        "QODER_BENCH_RECORD_DIR",
+    }
+)
+MISSPELLING_CUTOFF = 0.85  # difflib ratio: QODER_EXPIRED_PATT ~ 0.97, QODER_MANAGED_BASE_URL vs ours ~ 0.78
+# The hook URL's userinfo password and query values of at least this length are treated as secrets.
+URL_SECRET_MINIMUM = 8
+HOOK_URL_SECRET = "QODER_HOOK_URL_SECRET"
 
 
 def new_run_id() -> str:
@@ -122,12 +154,12 @@ def new_run_id() -> str:
 @dataclass(frozen=True)
 class Settings:
     base_url: str | None = None
-    pat: str | None = field(default=None, repr=False)
+    pat: Secret | None = field(default=None, repr=False)
     environment_id: str | None = None
     cloud_environment_id: str | None = None
     other_environment_id: str | None = None
-    forbidden_pat: str | None = field(default=None, repr=False)
-    expired_pat: str | None = field(default=None, repr=False)
+    forbidden_pat: Secret | None = field(default=None, repr=False)
+    expired_pat: Secret | None = field(default=None, repr=False)
     provisioner: str = EMBEDDED
     hook_url: str | None = None
     agent_id: str | None = None
@@ -141,6 +173,7 @@ class Settings:
     model_examples: int = 20
     model_steps: int = 8
     model_random: bool = False
+    max_response_bytes: int = 4 * 1024 * 1024
     run_id: str = field(default_factory=new_run_id)
     config_file: Path | None = None  # the file the settings were read from, if any
 
@@ -152,17 +185,24 @@ class Settings:
     def api_root(self) -> str:
         return (self.base_url or "") + API_PREFIX
 
-    def secrets(self) -> dict[str, str]:
-        """Token variables by name, only those that are set: for the Redactor and the secret canary."""
-        return {v.name: getattr(self, v.field) for v in VARIABLES if v.kind == "secret" and getattr(self, v.field)}
+    def secrets(self) -> dict[str, Secret]:
+        """Token variables by name, only those that are set: for the Redactor and the secret canary. The hook URL's
+        password and long query values count too (`QODER_HOOK_URL_SECRET`): a hook may be keyed by its URL."""
+        found = {v.name: getattr(self, v.field) for v in VARIABLES if v.kind == "secret" and getattr(self, v.field)}
+        for index, value in enumerate(url_secrets(self.hook_url)):
+            found[HOOK_URL_SECRET + (f"_{index}" if index else "")] = Secret(value)
+        return found
 
     def redacted(self) -> dict[str, Any]:
-        """The configuration for reports, by variable name; a token shows only whether it is set."""
+        """The configuration for reports, by variable name; a token shows only whether it is set, a URL never
+        shows its userinfo or query string."""
         shown: dict[str, Any] = {}
         for variable in VARIABLES:
             value = getattr(self, variable.field)
             if variable.kind == "secret":
                 shown[variable.name] = "<set>" if value else "<not set>"
+            elif variable.field in ("base_url", "hook_url") and value:
+                shown[variable.name] = shown_url(value)
             else:
                 shown[variable.name] = str(value) if isinstance(value, Path) else value
         shown["run_id"] = self.run_id
@@ -185,7 +225,10 @@ class Settings:
             variable = next((v for v in VARIABLES if v.name == name), None)
             if variable is None or variable.field in ("provisioner",):
                 continue
-            changes[variable.field] = value.rstrip("/") if variable.field == "base_url" else value
+            if variable.kind == "secret":
+                changes[variable.field] = Secret(value)
+            else:
+                changes[variable.field] = value.rstrip("/") if variable.field == "base_url" else value
         return dataclasses.replace(self, **changes)
 
 
@@ -254,11 +297,28 @@ def load_settings(
             raw[variable.field] = (environ[variable.name], variable.name)
         elif variable.key in from_file:
             raw[variable.field] = (from_file[variable.key], f"{variable.key} in {path}")
-    return _validate(raw, path, run_id or new_run_id())
+    return _validate(raw, path, run_id or new_run_id(), misspellings(environ))
 
 
-def _validate(raw: dict[str, tuple[Any, str]], path: Path | None, run_id: str) -> Settings:
-    problems: list[str] = []
+def misspellings(environ: Mapping[str, str]) -> list[str]:
+    """A problem for each QODER_* variable that is not ours but close to one of ours: a typo would otherwise be
+    silently ignored (QODER_EXPIRED_PATT: the 401 case would be "not verified" with no word why). Variables of
+    Qoder's other tools are known and left alone; other unknown QODER_* names stay ignored."""
+    ours = [variable.name for variable in VARIABLES] + [CONFIG_VARIABLE]
+    found = []
+    for name in sorted(environ):
+        if not name.startswith("QODER_") or name in ours or name in OTHER_TOOLS_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, ours, n=1, cutoff=MISSPELLING_CUTOFF)
+        if close:
+            found.append(f"{name} is not a variable of this suite: did you mean {close[0]}?")
+    return found
+
+
+def _validate(
+    raw: dict[str, tuple[Any, str]], path: Path | None, run_id: str, typos: list[str] | None = None
+) -> Settings:
+    problems: list[str] = list(typos or [])
     values: dict[str, Any] = {}
 
     def given(name: str) -> bool:
@@ -337,7 +397,7 @@ def _parse(variable: Variable, value: Any) -> Any:
             raise ValueError("is set but is not a non-empty string")
         if value != value.strip() or any(c in value for c in "\r\n"):
             raise ValueError("is set but has leading/trailing white space or a line break")
-        return value
+        return Secret(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -352,8 +412,11 @@ def _parse(variable: Variable, value: Any) -> Any:
             number = float(value) if not isinstance(value, bool) else float("nan")
         except (TypeError, ValueError):
             raise ValueError(f"must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number, not {value!r}")
         if not number > 0 and not (kind == "rate" and number == 0):
             raise ValueError(f"must be {'>= 0 (0 = off)' if kind == 'rate' else 'a positive number'}, not {value!r}")
+        _within_bounds(variable, number, value)
         return number
     if kind == "count":
         try:
@@ -362,6 +425,7 @@ def _parse(variable: Variable, value: Any) -> Any:
             number = None
         if number is None or number < 1:
             raise ValueError(f"must be a positive whole number, not {value!r}")
+        _within_bounds(variable, number, value)
         return number
     if kind == "path":
         if not isinstance(value, (str, Path)) or not str(value):
@@ -377,9 +441,13 @@ def _parse(variable: Variable, value: Any) -> Any:
     if variable.field == "base_url":
         return _origin(value)
     if variable.field == "hook_url":
-        parts = urllib.parse.urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        try:
+            parts = urllib.parse.urlsplit(value)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ValueError(f"must be an http(s) URL, not {shown_url(value)!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL, not {shown_url(value)!r}")
         return value
     if variable.field == "provisioner":
         return value.lower()
@@ -387,20 +455,81 @@ def _parse(variable: Variable, value: Any) -> Any:
 
 
 def _origin(value: str) -> str:
-    parts = urllib.parse.urlsplit(value)
+    shown = shown_url(value)  # a message never quotes credentials or a query string, which may hold a token
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
+        raise ValueError(f"must be an http(s) origin such as https://api.qoder.com, not {shown!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http(s) origin such as https://api.qoder.com, not {value!r}")
+        raise ValueError(f"must be an http(s) origin such as https://api.qoder.com, not {shown!r}")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValueError("must not carry credentials (user:password@); put the PAT in QODER_PAT")
     if parts.path not in ("", "/") or parts.query or parts.fragment or value.endswith(("?", "#")):
         raise ValueError(
-            f"must be an origin without a path or query (the suite appends {API_PREFIX}/...), not {value!r}"
+            f"must be an origin without a path or query (the suite appends {API_PREFIX}/...), not {shown!r}"
         )
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials (user:password@); put the PAT in QODER_PAT")
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise ValueError(f"has a malformed port: {value!r}") from None
+        raise ValueError(f"has a malformed port: {shown!r}") from None
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _within_bounds(variable: Variable, number: float, given: Any) -> None:
+    if variable.maximum is not None and number > variable.maximum:
+        raise ValueError(f"must be at most {variable.maximum:g}, not {given!r}")
+    if variable.minimum is not None and number < variable.minimum:
+        raise ValueError(f"must be at least {variable.minimum:g}, not {given!r}")
+
+
+REDACTED = "<redacted>"
+
+
+def shown_url(value: str) -> str:
+    """A URL as it may appear in a message or a report: userinfo and query string/fragment replaced."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
+        return "<a malformed URL, not shown>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = REDACTED + "@" + netloc.rpartition("@")[2]
+    query = REDACTED if parts.query or value.endswith("?") else ""
+    fragment = REDACTED if parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The parts of a URL that may be credentials: the userinfo password and query values of some length."""
+    if not url:
+        return []
+    try:
+        parts = urllib.parse.urlsplit(url)
+        values = [value for _, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password] if password else []
+    found += [value for value in values if len(value) >= URL_SECRET_MINIMUM]
+    return list(dict.fromkeys(found))
+
+
+def check_reports_dir(path: Path) -> None:
+    """The reports folder exists or can be created, is a folder and is writable: checked before any item is
+    created, so a bad path never leaves an item live and unrecorded."""
+    where = f"QODER_REPORTS_DIR / --reports-dir {path}"
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"{where} is not a folder (a file of that name exists)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"{where} cannot be created: {error.strerror or error.__class__.__name__}") from None
+    probe = path / f".qoder-write-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigurationError(f"{where} is not writable: {error.strerror or error.__class__.__name__}") from None
 
 
 def embedded_emulator_config() -> dict[str, Any]:

@@ -28,3 +28,15 @@ class RateLimited(HarnessError):
 
 class UnexpectedResponse(HarnessError):
     """A response the harness needs (a read-back, a setup step) could not be used, e.g. an HTML 502 page."""
+
+
+class DeadlineExceeded(TargetUnreachable):
+    """A request took longer than its total deadline (connect + send + the whole response), e.g. a dripping body."""
+
+
+class ResponseTooLarge(UnexpectedResponse):
+    """A response body exceeded QODER_MAX_RESPONSE_BYTES: it was not read further, let alone judged."""
+
+
+class ResponseTooDeep(UnexpectedResponse):
+    """A JSON body nested deeper than any Work item or error envelope: decoding it could exhaust the stack."""

@@ -8,9 +8,12 @@ is exported, unlike a masked placeholder.
 from __future__ import annotations
 
 import base64
+import hmac
+import html
+import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 
 # Roles of a request within a case.
@@ -20,6 +23,47 @@ READ_BACK = "read_back"  # a follow-up read that checks what the request under t
 CLEANUP = "cleanup"
 
 BODY_LIMIT = 16 * 1024  # characters of a body kept in evidence
+# Below this many base64 characters, a fragment of a token's base64 at an arbitrary offset could match unrelated
+# text by chance, so embedded forms of very short tokens are not searched (exact forms still are).
+EMBEDDED_MINIMUM = 16
+# JSON nesting deeper than this is refused before decoding: a Work item or an error envelope is a few levels deep,
+# and json.loads recurses once per level (20,000 levels exhaust the stack with RecursionError).
+MAX_JSON_DEPTH = 64
+
+
+class Secret:
+    """A token held so that no rendering of it (repr, str, f-string, pytest's `-l` locals, a traceback) shows it.
+
+    Only `reveal()` gives the value, and it is called where the Authorization header is built and where the
+    redactor and the canary learn what to look for.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('<redacted>')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def reveal(value: Secret | str | None) -> str | None:
+    """The plain text of a token given either way (callers may hold a Secret or, in tests, a str)."""
+    return value.reveal() if isinstance(value, Secret) else value
 
 
 @dataclass
@@ -55,9 +99,10 @@ class Exchange:
 class Redactor:
     """Replaces each configured secret, and its common encodings, with a `${NAME}` reference."""
 
-    def __init__(self, secrets: Mapping[str, str | None]) -> None:
+    def __init__(self, secrets: Mapping[str, Secret | str | None]) -> None:
         pairs: list[tuple[str, str]] = []
-        for name, value in secrets.items():
+        for name, given in secrets.items():
+            value = reveal(given)
             if not value:
                 continue
             for encoded in encodings(value):
@@ -76,15 +121,72 @@ class Redactor:
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         return {name: self.text(value) for name, value in headers}
 
+    def value(self, value: object) -> object:
+        """Any plain data (str, list, dict, as decoded from JSON) with every string in it redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.text(str(key)): self.value(item) for key, item in value.items()}
+        return value
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._references)} forms)"
+
+    def for_terminal(self, text: str) -> str:
+        """Text of target origin as it may reach a terminal: secrets replaced, then control bytes escaped."""
+        return printable(self.text(text))
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides/isolates that reorder what a
+# reader sees: an ANSI/OSC escape from a server could otherwise recolour, retitle or rewrite the user's terminal.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`); newline and tab are kept."""
+    return _CONTROLS.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def json_depth_exceeds(content: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when `content`, read as JSON, nests arrays/objects deeper than `limit` (brackets in strings ignored).
+
+    Checked before any decoder sees the body; linear in its size, and most bodies have fewer brackets than the
+    limit, which answers at once.
+    """
+    if content.count(b"[") + content.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKENS.finditer(content):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
 
 def named_encodings(secret: str) -> dict[str, str]:
-    """Each form a token takes in artifacts, by a name that says which (the canary reports the name, never the form).
+    """The one table of the forms a token takes in artifacts, by a name that says which; both the Redactor and the
+    secret canary use it, so what one replaces the other finds (the canary reports the name, never the form).
 
-    Raw, base64 (standard and URL-safe, padded and not, also as Basic `user:token`), URL-encoded. `Bearer <token>`
-    contains the raw form, so finding the raw form covers it.
+    Raw, `Bearer <token>`, base64 (standard and URL-safe, padded and not, also as Basic `user:token`), base64 of
+    the token embedded at any offset of a larger base64 blob (all three alignments), URL-encoded, and the JSON and
+    HTML escapes of the token when they differ from it.
     """
     raw = secret.encode("utf-8")
-    forms: dict[str, str] = {"raw": secret}
+    forms: dict[str, str] = {"raw": secret, "Bearer": f"Bearer {secret}"}
     for user in (None, "", "x", "token"):
         data = raw if user is None else f"{user}:{secret}".encode()
         label = "base64" if user is None else f"base64 of '{user}:token'"
@@ -95,12 +197,34 @@ def named_encodings(secret: str) -> dict[str, str]:
         forms[f"{label} (URL-safe, unpadded)"] = urlsafe.rstrip("=")
     forms["URL-encoded"] = urllib.parse.quote(secret, safe="")
     forms["URL-encoded (form)"] = urllib.parse.quote_plus(secret)
-    return {label: form for label, form in forms.items() if form}
+    forms["JSON-escaped"] = json.dumps(secret)[1:-1]
+    forms["HTML-escaped"] = html.escape(secret)
+    for offset, fragment in enumerate(_embedded_base64(raw)):
+        forms[f"base64 (embedded, alignment {offset})"] = fragment
+        forms[f"base64 (embedded, alignment {offset}, URL-safe)"] = fragment.translate(str.maketrans("+/", "-_"))
+    unique: dict[str, str] = {}
+    for label, form in forms.items():
+        if form and form not in unique.values():
+            unique[label] = form
+    return unique
+
+
+def _embedded_base64(raw: bytes) -> Iterator[str]:
+    """The base64 characters that depend only on the token's bytes, for each of the three possible alignments of
+    the token inside a longer base64 text (e.g. an encoded JSON blob that holds it)."""
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        first_group = -(-offset // 3)  # the first 3-byte group that holds no prefix byte
+        last_group = (offset + len(raw)) // 3  # groups after this one hold bytes that follow the token
+        stable = encoded[4 * first_group : 4 * last_group]
+        if len(stable) >= EMBEDDED_MINIMUM:
+            yield stable
 
 
 def encodings(secret: str) -> list[str]:
-    """The forms a token takes in artifacts: raw, base64 (also as Basic user:token), URL-encoded."""
-    return sorted(set(named_encodings(secret).values()))
+    """The forms the Redactor replaces: the table's, but a form that contains the raw token (`Bearer <token>`) is
+    left to the raw form, so `Bearer ${QODER_PAT}` stays a runnable header in repro scripts."""
+    return sorted({form for form in named_encodings(secret).values() if form == secret or secret not in form})
 
 
 def body_text(content: bytes | None) -> str | None:

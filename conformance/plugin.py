@@ -22,7 +22,14 @@ import pytest
 import conformance
 from conformance import catalogue, checks, evidence, preflight, results
 from conformance.client import RateLimiter, SuiteClient, close_shared_clients
-from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings, new_run_id
+from conformance.config import (
+    VARIABLES,
+    Settings,
+    check_reports_dir,
+    embedded_emulator_config,
+    load_settings,
+    new_run_id,
+)
 from conformance.embedded import EmbeddedEmulator
 from conformance.errors import ConfigurationError, HarnessError
 from conformance.ledger import LEDGER_NAME, Ledger, cleanup
@@ -79,6 +86,7 @@ class RunState:
     cleanup: dict[str, Any] = field(default_factory=lambda: {outcome: [] for outcome in CLEANUP_OUTCOMES})
     report_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # harness failures of the session, recorded in summary.json
 
 
 RUN_KEY = pytest.StashKey[RunState]()
@@ -180,6 +188,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigurationError as error:
         raise pytest.UsageError(str(error)) from None
     controller = workerinput is None
+    collect_only = config.getoption("collectonly", False)
+    if controller and not collect_only:
+        _prepare_reports_dir(settings)  # before any item exists: a bad folder must not strand one
     state = RunState(
         settings=settings,
         controller=controller,
@@ -191,11 +202,23 @@ def pytest_configure(config: pytest.Config) -> None:
     state.redactor = evidence.Redactor(run_secrets(state))  # every secret of the run is known by now
     config.stash[RUN_KEY] = state
     _ACTIVE_RUNS.append(state)
-    collect_only = config.getoption("collectonly", False)
     if settings.embedded and state.runs_cases and not collect_only:
         _start_embedded(state)  # it boots while the tests are collected; _target_ready() waits for it
     if controller and not collect_only and not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(settings.reports_dir / "junit.xml")
+
+
+def _prepare_reports_dir(settings: Settings) -> None:
+    """The reports folder is usable, and the previous run's summary.json can no longer certify anything."""
+    from conformance.reporting import manifest
+
+    try:
+        check_reports_dir(settings.reports_dir)
+        manifest.begin_run(settings.reports_dir, settings.run_id, _now())
+    except ConfigurationError as error:
+        raise pytest.UsageError(str(error)) from None
+    except OSError as error:
+        raise pytest.UsageError(f"reports folder {settings.reports_dir} cannot be written: {error}") from None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -260,7 +283,7 @@ def _target_ready(state: RunState) -> None:
         try:
             state.settings = state.settings.with_target(state.emulator.wait_ready())
         except HarnessError as error:
-            pytest.exit(str(error), returncode=EMBEDDED_FAILED_EXIT_STATUS)
+            pytest.exit(_shown(state, str(error)), returncode=EMBEDDED_FAILED_EXIT_STATUS)
     state.ledger = Ledger(state.settings.reports_dir / LEDGER_NAME, state.settings)
     if state.controller or state.settings.embedded:
         assert state.redactor is not None
@@ -276,7 +299,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     junit.xml and the reports (with the preflight's findings) are written."""
     state = session.config.stash.get(RUN_KEY, None)
     if state is not None and state.preflight and not state.preflight.get("ok"):
-        pytest.exit(preflight.message(state.preflight), returncode=PREFLIGHT_EXIT_STATUS)
+        pytest.exit(_shown(state, preflight.message(state.preflight)), returncode=PREFLIGHT_EXIT_STATUS)
 
 
 def _start_embedded(state: RunState) -> None:
@@ -284,7 +307,22 @@ def _start_embedded(state: RunState) -> None:
     try:
         state.emulator = EmbeddedEmulator(state.emulator_config, redact=state.redactor.text)
     except HarnessError as error:
-        pytest.exit(str(error), returncode=EMBEDDED_FAILED_EXIT_STATUS)
+        pytest.exit(_shown(state, str(error)), returncode=EMBEDDED_FAILED_EXIT_STATUS)
+
+
+def _shown(state: RunState, text: str) -> str:
+    """Text (of target or hook origin, or an exception's) as it may reach the terminal: redacted and with control
+    bytes escaped. Every terminal line of the plugin goes through here."""
+    if state.redactor is None:
+        return evidence.printable(text)
+    return state.redactor.for_terminal(text)
+
+
+def _new_checker(config: pytest.Config, ids: list[str]) -> checks.Checker:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None or state.redactor is None:
+        return checks.Checker(frozenset(ids))
+    return checks.Checker(frozenset(ids), redact=state.redactor.text)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -366,7 +404,7 @@ def _case_state(request: pytest.FixtureRequest) -> CaseState:
     case = item.stash.get(CASE_KEY, None)
     if case is None:
         ids = requirement_ids(item)
-        case = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+        case = CaseState(item.nodeid, ids, _new_checker(item.config, ids))
         item.stash[CASE_KEY] = case
     return case
 
@@ -423,7 +461,7 @@ def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Iterator[Call
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.config.stash.get(RUN_KEY, None) is not None and CASE_KEY not in item.stash:
         ids = requirement_ids(item)
-        item.stash[CASE_KEY] = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+        item.stash[CASE_KEY] = CaseState(item.nodeid, ids, _new_checker(item.config, ids))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -522,10 +560,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     case = item.stash.get(CASE_KEY, None)
     if case is None:
         ids = requirement_ids(item)
-        case = CaseState(item.nodeid, ids, checks.Checker(frozenset(ids)))
+        case = CaseState(item.nodeid, ids, _new_checker(item.config, ids))
         item.stash[CASE_KEY] = case
     case.duration_s += report.duration
     _classify(item, call, report, case)
+    _sanitize(report, case, state)
     if report.when == "teardown":
         verdict = case.verdict or results.ERROR
         properties = [("requirement", rid) for rid in case.requirements]
@@ -533,6 +572,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.extend(properties)
         report.qoder_case = case_record(case, verdict).to_dict()  # type: ignore[attr-defined]
     return report
+
+
+def _sanitize(report: pytest.TestReport, case: CaseState, state: RunState) -> None:
+    """Whatever path a token or a control byte took into a report (an exception message, pytest's `-l` locals,
+    captured output), it leaves here redacted and escaped: the terminal and JUnit show only this text."""
+    if state.redactor is not None:
+        case.message = state.redactor.text(case.message)
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        report.longrepr = (longrepr[0], longrepr[1], _shown(state, str(longrepr[2])))
+    elif longrepr is not None:
+        report.longrepr = _shown(state, report.longreprtext)
+    report.sections = [(title, _shown(state, content)) for title, content in report.sections]
 
 
 def case_record(case: CaseState, verdict: str) -> results.CaseRecord:
@@ -570,7 +622,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist: merge each worker's cleanup outcome into the controller's."""
     state = node.config.stash.get(RUN_KEY, None)
-    outcome = getattr(node, "workeroutput", {}).get("qoder_cleanup")
+    workeroutput = getattr(node, "workeroutput", {})
+    outcome = workeroutput.get("qoder_cleanup")
+    if state is not None:
+        state.problems += [str(problem) for problem in workeroutput.get("qoder_problems") or []]
     if state is None or not isinstance(outcome, dict):
         return
     for key in CLEANUP_OUTCOMES:
@@ -586,18 +641,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(RUN_KEY, None)
     if state is None or config.getoption("collectonly", False):
         return
+    # Each step on its own: a failure in one (a hostile answer, a full disk) is reported and the others still run,
+    # so the session always ends with the run's items cleaned, every report written and the canary run.
+    if state.runs_cases:
+        _guarded(session, state, "cleanup of the run's items", lambda: _cleanup_own_items(state))
+        if hasattr(config, "workeroutput"):
+            config.workeroutput["qoder_cleanup"] = state.cleanup
+            config.workeroutput["qoder_problems"] = list(state.problems)
+    if state.controller:
+        _guarded(session, state, "writing the reports", lambda: _write_reports(session, state))
+        if not state.report_paths:  # it broke before writing anything: reports without the case records, then
+            _guarded(session, state, "writing the reports", lambda: _write_reports(session, state, with_cases=False))
+    if state.emulator is not None:
+        _guarded(session, state, "stopping the embedded emulator", state.emulator.stop)
+        state.emulator = None
+    _guarded(session, state, "closing HTTP connections", close_shared_clients)
+
+
+def _redacted(state: RunState, data: Any) -> Any:
+    return data if state.redactor is None else state.redactor.value(data)
+
+
+def _guarded(session: pytest.Session, state: RunState, what: str, step: Callable[[], Any]) -> None:
+    """Run one end-of-session step; an unexpected exception becomes a harness error with a clear message (and a
+    non-zero exit status), never a crash that skips the steps after it."""
     try:
-        if state.runs_cases:
-            _cleanup_own_items(state)
-            if hasattr(config, "workeroutput"):
-                config.workeroutput["qoder_cleanup"] = state.cleanup
-        if state.controller:
-            _write_reports(session, state)
-    finally:
-        if state.emulator is not None:
-            state.emulator.stop()
-            state.emulator = None
-        close_shared_clients()
+        step()
+    except Exception as error:  # whatever a hostile target provoked: report it, go on
+        message = _shown(state, f"{HARNESS_PREFIX}: {what} failed: {error.__class__.__name__}: {error}")[:2000]
+        state.problems.append(message)
+        state.notes.append(message)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _cleanup_own_items(state: RunState) -> None:
@@ -623,9 +698,9 @@ def _clean_up(state: RunState, entries: list[dict[str, Any]], *, final: bool) ->
         state.cleanup[key] += outcome[key]
 
 
-def _write_reports(session: pytest.Session, state: RunState) -> None:
+def _write_reports(session: pytest.Session, state: RunState, *, with_cases: bool = True) -> None:
     settings = state.settings
-    cases = [results.CaseRecord(**case) for case in state.cases.values()]
+    cases = [results.CaseRecord(**case) for case in state.cases.values()] if with_cases else []
     run = results.RunRecord(
         suite_version=conformance.__version__,
         spec_digest=catalogue.spec_digest(),
@@ -637,15 +712,25 @@ def _write_reports(session: pytest.Session, state: RunState) -> None:
         strict=settings.strict,
         cases=cases,
         exit_status=int(session.exitstatus),
-        preflight=state.preflight,
-        cleanup=state.cleanup,
+        # Built from answers outside any case's capture (e.g. a cleanup reason quoting the state a server sent):
+        # redacted here, at the door of the reports.
+        preflight=_redacted(state, state.preflight),
+        cleanup=_redacted(state, state.cleanup),
     )
     try:
         from conformance import reporting
     except ImportError as error:
         state.notes.append(f"reports not written: conformance.reporting is not available ({error})")
         return
-    hits = reporting.write_all(run, settings.reports_dir, run_secrets(state))
+    # The run's other files (pytest's junit.xml, the run's ledger) are scanned by the canary too; nothing else is.
+    others = [session.config.option.xmlpath, getattr(state.ledger, "path", None)]
+    hits = reporting.write_all(
+        run,
+        settings.reports_dir,
+        run_secrets(state),
+        also_scan=[Path(path) for path in others if path],
+        problems=state.problems,
+    )
     state.report_paths = [
         str(settings.reports_dir / name) for name in ("junit.xml", "report.html", "summary.json", "summary.md")
     ]
@@ -653,7 +738,8 @@ def _write_reports(session: pytest.Session, state: RunState) -> None:
         lines = [getattr(hit, "line", lambda h=hit: str(h))() for hit in hits]
         state.notes.append("SECRET CANARY: a token was found in the reports; the files were removed:")
         state.notes += [f"  {line}" for line in lines]
-        sys.stderr.write("\n".join(["", "!" * 30 + " secret canary " + "!" * 30, *lines, ""]) + "\n")
+        shown = [_shown(state, line) for line in lines]
+        sys.stderr.write("\n".join(["", "!" * 30 + " secret canary " + "!" * 30, *shown, ""]) + "\n")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -664,7 +750,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(RUN_KEY, None)
     if state is None or not state.controller or config.getoption("collectonly", False):
         return
-    write = terminalreporter.write_line
+
+    def write(line: str) -> None:
+        terminalreporter.write_line(_shown(state, line))
+
     terminalreporter.section("Qoder Stop conformance")
     cases = [results.CaseRecord(**case) for case in state.cases.values()]
     verdicts = [v for v in results.requirement_verdicts(cases) if v.cases]

@@ -42,7 +42,7 @@ def test_environment_not_self_hosted(settings, provision, api, check) -> None:
 # How each unauthenticated request presents itself: (case id, headers builder). `pat` is the configured PAT.
 UNAUTHENTICATED = {
     "no-authorization": lambda pat: {},
-    "non-bearer-scheme": lambda pat: {"Authorization": f"Token {pat}"},
+    "non-bearer-scheme": lambda pat: {"Authorization": f"Token {pat.reveal()}"},
     "unknown-token": lambda pat: {"Authorization": "Bearer pt-conformance-" + secrets.token_hex(12)},
     "empty-bearer": lambda pat: {"Authorization": "Bearer "},
 }

@@ -52,7 +52,27 @@ class Reset:
     """Abort the connection with RST (SO_LINGER 0) instead of answering."""
 
 
-Action = Answer | Hang | Reset
+@dataclass
+class Drip:
+    """Answer at once with the status line and headers, then the body one byte every `pause_s` seconds: each
+    read finishes well within any per-read timeout, so only a total deadline ends the exchange."""
+
+    body: bytes = b'{"id": "work_0123", "state": "stopping"}'
+    pause_s: float = 2.0
+    status: int = 200
+
+
+@dataclass
+class Flood:
+    """A body of `total` bytes (None: endless) of JSON white space, sent as fast as the peer reads. Without a
+    declared length the body ends when the connection closes (or never)."""
+
+    total: int | None = None
+    declare_length: bool = False
+    status: int = 200
+
+
+Action = Answer | Hang | Reset | Drip | Flood
 Responder = Callable[[Request], Action]
 
 HANG = Hang()
@@ -65,6 +85,7 @@ BAD_GATEWAY = Answer(
     reason="Bad Gateway",
 )
 INVALID_JSON = Answer(200, b'{"id": "work_0123", "state": "stopping", ', reason="OK")
+DEEP_JSON = Answer(200, b"[" * 20_000 + b"]" * 20_000, reason="OK")  # RecursionError in json.loads, unguarded
 
 
 def json_answer(status: int, document: Any) -> Answer:
@@ -154,11 +175,35 @@ class MisbehavingServer:
                     connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     connection.close()
                     return
+                if isinstance(action, (Drip, Flood)):
+                    self._stream(connection, action)
+                    return
                 connection.sendall(_encode(action))
         except OSError:
             return
         finally:
             _close_quietly(connection)
+
+    def _stream(self, connection: socket.socket, action: Drip | Flood) -> None:
+        """Drip or flood a body; ends when the peer closes, the server stops, or the body is complete."""
+        connection.settimeout(5)
+        if isinstance(action, Drip):
+            head = f"HTTP/1.1 {action.status} OK\r\nContent-Type: application/json\r\n"
+            connection.sendall(f"{head}Content-Length: {len(action.body)}\r\n\r\n".encode("latin-1"))
+            for index in range(len(action.body)):
+                connection.sendall(action.body[index : index + 1])
+                if self._stopping.wait(action.pause_s):
+                    return
+            return
+        length = f"Content-Length: {action.total}\r\n" if action.declare_length and action.total else ""
+        head = f"HTTP/1.1 {action.status} OK\r\nContent-Type: application/json\r\n{length}Connection: close\r\n\r\n"
+        connection.sendall(head.encode("latin-1"))
+        chunk = b" " * 65536
+        sent = 0
+        while not self._stopping.is_set() and (action.total is None or sent < action.total):
+            piece = chunk if action.total is None else chunk[: action.total - sent]
+            connection.sendall(piece)
+            sent += len(piece)
 
     def _read_request(self, connection: socket.socket, pending: bytes) -> tuple[Request, bytes] | None:
         data = pending
@@ -252,6 +297,14 @@ def error_answer(status: int, error_type: str, message: str) -> Answer:
     return json_answer(status, {"type": "error", "error": {"type": error_type, "message": message}})
 
 
+def echo_authorization(request: Request) -> Action:
+    """A stop answer that puts the request's Authorization header (the token) into the fields the suite compares,
+    with ANSI/OSC escapes around it: a mismatch then shows the echoed value."""
+    echoed = request.headers.get("authorization", "")
+    escapes = "\x1b]0;pwned\x07\x1b[31m"
+    return json_answer(200, {"id": echoed, "type": "work", "state": f"{escapes}{echoed}", "metadata": {"a": echoed}})
+
+
 @dataclass
 class FakeTarget:
     """A target that answers preflight and reads back correctly, but whose stop endpoint does `on_stop`.
@@ -261,7 +314,7 @@ class FakeTarget:
 
     pat: str
     environment_id: str
-    on_stop: Action
+    on_stop: Action | Responder  # a Responder decides from the request (e.g. echoes its Authorization)
     on_hook: Action | None = None
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -307,7 +360,7 @@ class FakeTarget:
             if len(rest) == 2 and request.method == "GET":
                 return json_answer(200, item)
             if rest[2:] == ["stop"] and request.method == "POST":
-                return self.on_stop
+                return self.on_stop(request) if callable(self.on_stop) else self.on_stop
         return error_answer(404, "not_found_error", "Not found")
 
     def _hook(self, request: Request) -> Action:

@@ -10,12 +10,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from misbehaving_servers import DEEP_JSON, Drip, Flood, MisbehavingServer, always
 
 from conformance import evidence
 from conformance.client import RateLimiter, SuiteClient, TokenBucket, retry_delay
 from conformance.config import Settings
-from conformance.errors import RateLimited, TargetUnreachable, UnexpectedResponse
-from conformance.evidence import Redactor
+from conformance.errors import (
+    DeadlineExceeded,
+    HarnessError,
+    RateLimited,
+    ResponseTooDeep,
+    ResponseTooLarge,
+    TargetUnreachable,
+    UnexpectedResponse,
+)
+from conformance.evidence import Redactor, Secret
 
 TOKEN = "pt-client-test-5f2a9c0b7e13d4a8"
 
@@ -59,8 +68,9 @@ class FakeServer:
         self.server.server_close()
 
 
-def make_client(base_url: str, *, timeout_s: float = 2.0, transport=None, sleep=time.sleep):
-    settings = Settings(base_url=base_url, pat=TOKEN, environment_id="env_1", provisioner="hook", timeout_s=timeout_s)
+def make_client(base_url: str, *, timeout_s: float = 2.0, transport=None, sleep=time.sleep, max_bytes=4 * 1024**2):
+    settings = Settings(base_url=base_url, pat=Secret(TOKEN), environment_id="env_1", provisioner="hook",
+                        timeout_s=timeout_s, max_response_bytes=max_bytes)  # fmt: skip
     exchanges: list[evidence.Exchange] = []
     http = httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False) if transport else None
     client = SuiteClient(settings, exchanges.append, Redactor(settings.secrets()), RateLimiter(0, 0), http=http,
@@ -187,3 +197,107 @@ def test_rate_is_shared_between_xdist_workers() -> None:
 def test_retry_delay_is_capped() -> None:
     assert retry_delay(httpx.Response(429, headers={"Retry-After": "3600"}), 1) == 5.0
     assert retry_delay(httpx.Response(429), 2) == 0.5
+
+
+# ------------------------------------------------------------------------------------------------------- bounds
+
+
+def test_a_dripping_body_ends_at_the_total_deadline() -> None:
+    """One byte every 0.4 s: each read is far within the per-read timeout, only the total deadline ends it."""
+    with MisbehavingServer(always(Drip(pause_s=0.4))) as server:
+        client, exchanges = make_client(server.base_url, timeout_s=1.0)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match=r"no answer within 1 s: the total deadline"):
+            client.stop("env_1", "w", content=b"{}")
+        elapsed = time.monotonic() - started
+    assert elapsed < 10, f"a 1 s deadline took {elapsed:.1f} s"  # generous: the body alone would take 16 s
+    assert isinstance(DeadlineExceeded("x"), HarnessError)
+    assert exchanges[0].status == 200 and "total deadline" in (exchanges[0].error or "")
+
+
+def test_slow_headers_end_at_the_total_deadline() -> None:
+    """A server that drips its status line never completes the headers; the deadline bounds that part too."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def drip_headers() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":
+                connection.sendall(bytes([byte]))
+                if stop.wait(0.2):
+                    return
+
+    thread = threading.Thread(target=drip_headers, daemon=True)
+    thread.start()
+    try:
+        client, _ = make_client(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=1.0)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            client.get("env_1", "w")
+        assert time.monotonic() - started < 10
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("flood", "said"),
+    [
+        pytest.param(Flood(total=64 * 1024**2, declare_length=True), "declares Content-Length", id="declared"),
+        pytest.param(Flood(total=None), "sent more", id="endless"),
+    ],
+)
+def test_a_body_over_the_cap_is_refused_without_reading_it_all(flood: Flood, said: str) -> None:
+    with MisbehavingServer(always(flood)) as server:
+        client, exchanges = make_client(server.base_url, timeout_s=5.0, max_bytes=256 * 1024)
+        with pytest.raises(ResponseTooLarge, match=rf"larger than the cap of 262144 bytes \(it {said}"):
+            client.get("env_1", "w")
+    assert "QODER_MAX_RESPONSE_BYTES" in (exchanges[0].error or "")
+    assert isinstance(ResponseTooLarge("x"), HarnessError)
+
+
+def test_deeply_nested_json_is_refused_before_any_decoder_sees_it() -> None:
+    with MisbehavingServer(always(DEEP_JSON)) as server:
+        client, exchanges = make_client(server.base_url)
+        with pytest.raises(ResponseTooDeep, match="nested deeper than 64 levels"):
+            client.get("env_1", "w")
+    assert len(exchanges) == 1 and exchanges[0].status == 200
+
+
+def test_json_depth_counts_brackets_outside_strings_only() -> None:
+    assert not evidence.json_depth_exceeds(b'{"a": [1, {"b": "[[[[[[[[[[[[[[[[[[[["}]}', limit=3)
+    assert evidence.json_depth_exceeds(b"[[[[]]]]", limit=3)
+    assert not evidence.json_depth_exceeds(b"[[[]]]", limit=3)
+    assert not evidence.json_depth_exceeds(b'["\\"", ["]]]]"]]', limit=2)
+    assert not evidence.json_depth_exceeds(("[" * 60 + "]" * 60).encode())
+
+
+def test_a_secret_never_renders_and_is_revealed_only_in_the_header() -> None:
+    secret = Secret(TOKEN)
+    assert TOKEN not in repr(secret) and TOKEN not in str(secret) and TOKEN not in f"{secret}"
+    assert TOKEN not in repr({"pat": secret}) and secret.reveal() == TOKEN
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        seen.append(request.headers["x-api-key"])
+        return httpx.Response(200)
+
+    client, _ = make_client("http://t.test", transport=httpx.MockTransport(record))
+    client.stop("env_1", "w", headers={"x-api-key": secret})
+    assert seen == [f"Bearer {TOKEN}", TOKEN]
+
+
+def test_the_cap_counts_decoded_bytes_so_a_compression_bomb_is_refused() -> None:
+    """10 MiB of zeros gzip to about 10 KiB: the declared length passes, the decoded body does not."""
+    import gzip
+
+    bomb = gzip.compress(b"0" * (10 * 1024**2))
+    answer = (200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
+    with FakeServer(lambda handler: answer) as server:
+        client, _ = make_client(server.base_url, max_bytes=1024**2)
+        with pytest.raises(ResponseTooLarge, match="sent more"):
+            client.get("env_1", "w")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings
+from conformance.config import VARIABLES, Settings, check_reports_dir, embedded_emulator_config, load_settings
 from conformance.errors import ConfigurationError
+from conformance.evidence import Secret
 
 TOKEN = "pt-config-test-0123456789abcdef"
 OTHER_TOKEN = "pt-config-test-other-fedcba9876543210"
@@ -27,7 +28,11 @@ VALUES: dict[str, tuple[tuple[Any, Any], ...]] = {
         ("https://e.example", "https://e.example"),
         ("https://f.example", "https://f.example"),
     ),
-    "secret": (("pt-option-1", "pt-option-1"), ("pt-env-1", "pt-env-1"), ("pt-file-1", "pt-file-1")),
+    "secret": (
+        ("pt-option-1", Secret("pt-option-1")),
+        ("pt-env-1", Secret("pt-env-1")),
+        ("pt-file-1", Secret("pt-file-1")),
+    ),
     "env_id": (("env_option", "env_option"), ("env_environ", "env_environ"), ("env_file", "env_file")),
     "bool": ((True, True), ("1", True), (True, True)),
     "positive": (("1.5", 1.5), ("2.5", 2.5), (3.5, 3.5)),
@@ -36,6 +41,7 @@ VALUES: dict[str, tuple[tuple[Any, Any], ...]] = {
     "path": (("/tmp/o", Path("/tmp/o")), ("/tmp/e", Path("/tmp/e")), ("/tmp/f", Path("/tmp/f"))),
 }
 SPECIAL = {
+    "QODER_MAX_RESPONSE_BYTES": (("2048", 2048), ("4096", 4096), (8192, 8192)),
     "QODER_PROVISIONER": (("lifecycle", "lifecycle"), ("hook", "hook"), ("lifecycle", "lifecycle")),
     "QODER_HOOK_URL": (
         ("https://o.example/h", "https://o.example/h"),
@@ -100,7 +106,7 @@ def test_precedence_option_environment_file_default(variable, tmp_path: Path) ->
 
 def test_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
     settings = load(tmp_path, environ={**REMOTE, "QODER_EXPIRED_PAT": ""}, file_values={"expired_pat": TOKEN})
-    assert settings.expired_pat == TOKEN
+    assert settings.expired_pat == Secret(TOKEN)
 
 
 def test_no_target_means_embedded_with_embedded_defaults(tmp_path: Path) -> None:
@@ -213,7 +219,7 @@ def test_config_file_found_by_variable_and_in_rootdir(tmp_path: Path) -> None:
 
 def test_secrets_redacted_and_repr_never_show_tokens(tmp_path: Path) -> None:
     settings = load(tmp_path, environ={**REMOTE, "QODER_FORBIDDEN_PAT": OTHER_TOKEN})
-    assert settings.secrets() == {"QODER_PAT": TOKEN, "QODER_FORBIDDEN_PAT": OTHER_TOKEN}
+    assert settings.secrets() == {"QODER_PAT": Secret(TOKEN), "QODER_FORBIDDEN_PAT": Secret(OTHER_TOKEN)}
     shown = settings.redacted()
     assert shown["QODER_PAT"] == "<set>" and shown["QODER_EXPIRED_PAT"] == "<not set>"
     assert TOKEN not in str(shown) and TOKEN not in repr(settings) and OTHER_TOKEN not in repr(settings)
@@ -232,3 +238,74 @@ def test_embedded_tokens_are_random_per_run() -> None:
     first, second = embedded_emulator_config(), embedded_emulator_config()
     token = first["principal"][0]["tokens"][0]
     assert token.startswith("pt-") and token != second["principal"][0]["tokens"][0]
+
+
+# ------------------------------------------------------------------------------------------- hostile configuration
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("QODER_EXPIRED_PATT", "QODER_EXPIRED_PAT"), ("QODER_TIMEOUTS", "QODER_TIMEOUT"), ("QODER_BASEURL", None)],
+)
+def test_a_likely_misspelling_is_an_error_with_a_hint(name: str, hint: str | None, tmp_path: Path) -> None:
+    message = problems(tmp_path, environ={**REMOTE, name: "x"})
+    assert f"{name} is not a variable of this suite: did you mean {hint or 'QODER_BASE_URL'}?" in message
+
+
+@pytest.mark.parametrize(
+    "name", ["QODER_MANAGED_BASE_URL", "QODER_ACCESS_TOKEN", "QODER_REPRO_TARGET", "QODER_SOMETHING_ELSE_ENTIRELY"]
+)
+def test_other_tools_variables_and_unrelated_names_stay_ignored(name: str, tmp_path: Path) -> None:
+    load(tmp_path, environ={**REMOTE, name: "https://api.example.com/api/v1/cloud"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("QODER_TIMEOUT", "inf", "must be a finite number"),
+        ("QODER_TIMEOUT", "nan", "must be a finite number"),
+        ("QODER_TIMEOUT", "-1", "must be a positive number"),
+        ("QODER_TIMEOUT", "1e9", "must be at most 3600"),
+        ("QODER_WRITE_RATE", "Infinity", "must be a finite number"),
+        ("QODER_CONCURRENCY", "1000000000", "must be at most 1024"),
+        ("QODER_MAX_RESPONSE_BYTES", "10", "must be at least 1024"),
+        ("QODER_MAX_RESPONSE_BYTES", "1e9", "must be a positive whole number"),
+    ],
+)
+def test_non_finite_or_absurd_numbers_are_refused(name: str, value: str, expected: str, tmp_path: Path) -> None:
+    assert f"{name} {expected}" in problems(tmp_path, environ={**REMOTE, name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("QODER_BASE_URL", f"https://user:{TOKEN}@api.example.com"),
+        ("QODER_BASE_URL", f"https://api.example.com/?token={TOKEN}"),
+        ("QODER_BASE_URL", f"https://api.example.com:99999999/x?{TOKEN}"),
+        ("QODER_BASE_URL", f"ftp://{TOKEN}@x.example"),
+        ("QODER_HOOK_URL", f"ftp://hook.example/h?key={TOKEN}"),
+        ("QODER_HOOK_URL", f"https://[::1/h?key={TOKEN}"),
+    ],
+)
+def test_a_malformed_url_is_never_quoted_with_its_credentials_or_query(name: str, value: str, tmp_path: Path) -> None:
+    message = problems(tmp_path, environ={**REMOTE, name: value})
+    assert name in message and TOKEN not in message
+
+
+def test_the_hook_url_s_password_and_query_are_secrets_and_never_echoed(tmp_path: Path) -> None:
+    hook = f"https://hook-user:{OTHER_TOKEN}@hook.example/setup?key={TOKEN}&mode=x"
+    settings = load(tmp_path, environ={**REMOTE, "QODER_HOOK_URL": hook})
+    shown = settings.redacted()["QODER_HOOK_URL"]
+    assert shown == "https://<redacted>@hook.example/setup?<redacted>"
+    assert {value.reveal() for value in settings.secrets().values()} == {TOKEN, OTHER_TOKEN}
+
+
+def test_the_reports_folder_is_checked(tmp_path: Path) -> None:
+    a_file = tmp_path / "reports"
+    a_file.write_text("not a folder")
+    with pytest.raises(ConfigurationError, match="is not a folder"):
+        check_reports_dir(a_file)
+    with pytest.raises(ConfigurationError, match="cannot be created"):
+        check_reports_dir(a_file / "below")
+    check_reports_dir(tmp_path / "new" / "folder")
+    assert (tmp_path / "new" / "folder").is_dir() and list((tmp_path / "new" / "folder").iterdir()) == []

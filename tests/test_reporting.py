@@ -42,6 +42,7 @@ def test_write_all_writes_every_artifact_and_keeps_the_others(reports: Path) -> 
     assert hits == []
     names = sorted(str(path.relative_to(reports)) for path in reports.rglob("*"))
     assert names == [
+        ".qoder-manifest.json",
         "junit.xml",
         "ledger.jsonl",
         "report.html",
@@ -125,11 +126,13 @@ def test_a_bad_case_record_is_reported_not_raised(reports: Path) -> None:
     assert "could not be rendered" in page and "test_odd" in page
 
 
-def test_stale_repro_scripts_are_removed(reports: Path) -> None:
-    (reports / "repro").mkdir()
-    (reports / "repro" / "old_case.sh").write_text("echo old\n")
+def test_stale_repro_scripts_are_removed_only_when_an_earlier_manifest_lists_them(reports: Path) -> None:
+    write_all(sample_run(), reports, {})
+    ours = sorted(path.name for path in (reports / "repro").iterdir())
+    assert ours
+    (reports / "repro" / "users_own.sh").write_text("echo mine\n")
     write_all(sample_run(failing=False), reports, {})
-    assert list((reports / "repro").iterdir()) == []
+    assert sorted(path.name for path in (reports / "repro").iterdir()) == ["users_own.sh"]
 
 
 def test_safe_names_are_unique_and_shell_safe() -> None:

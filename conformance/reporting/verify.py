@@ -13,6 +13,7 @@ from typing import Any
 
 import conformance
 from conformance import catalogue, results
+from conformance.reporting.manifest import IN_PROGRESS
 from conformance.reporting.summary import FORMAT, digest
 
 
@@ -44,6 +45,12 @@ def _get(document: dict[str, Any], *keys: str) -> Any:
 
 
 def problems(document: dict[str, Any]) -> list[str]:
+    if document.get("status") == IN_PROGRESS:
+        # Written at the start of a run and replaced at its end: the run is still going, or was killed.
+        return [
+            f"the run {str(document.get('run_id'))[:64]!r} that wrote this summary did not finish (still running, "
+            "or killed): an in-progress summary certifies nothing"
+        ]
     found: list[str] = []
     if document.get("format") != FORMAT:
         found.append(f"format is {document.get('format')!r}, expected {FORMAT!r}")
