@@ -1,0 +1,129 @@
+"""What every hostile run must leave behind, asserted from outside (terminal, files, exit status, the emulator).
+
+A `World` is one hostile target with items that existed before the run (in this environment, in another of the
+same principal, and in another principal's), a working folder the run starts in, and the run's secrets.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hostile import observe
+from hostile.target import LIVE_STATES, HostileTarget
+
+# One transition case: provisions one active item and stops it gracefully (the item ends live: stopping).
+ONE_CASE = "STOP-TR-LIVE-GRACEFUL-active-empty-object"
+TWO_CASES = "STOP-TR-LIVE-GRACEFUL-active-empty-object or STOP-TR-FORCE-queued-force-true"
+EXIT_OK, EXIT_FAILED, EXIT_CONFIGURATION = 0, 1, 4
+
+
+@dataclass
+class World:
+    target: HostileTarget
+    workdir: Path  # the run's current directory
+    reports_dir: Path
+    before: dict[str, dict[str, Any]] = field(default_factory=dict)  # pre-existing items, by ID
+    extra_secrets: dict[str, str] = field(default_factory=dict)  # e.g. a hook URL's password
+    planted: list[Path] = field(default_factory=list)  # user files that hold a secret on purpose
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return {**self.target.ids.secrets(), **self.extra_secrets}
+
+    def pre_existing(self, environment_id: str) -> str:
+        """The ID of an item that existed before the run in `environment_id` (live)."""
+        return next(i for i, item in self.before.items() if item["environment_id"] == environment_id)
+
+    def run_suite(
+        self,
+        selection: str | None = ONE_CASE,
+        *,
+        env: Mapping[str, str | None] | None = None,
+        args: Sequence[str] = (),
+        reports_dir: Path | str | None = None,
+        limit_s: float = observe.RUN_LIMIT_S,
+    ) -> observe.Run:
+        variables = {**self.target.suite_environment(), **(env or {})}
+        environment = observe.clean_environment({k: v for k, v in variables.items() if v is not None})
+        folder = self.reports_dir if reports_dir is None else reports_dir
+        command = observe.suite_command(folder, selection, *args)
+        reports = self.workdir / folder if not Path(folder).is_absolute() else Path(folder)
+        return observe.run(command, env=environment, cwd=self.workdir, reports_dir=reports, limit_s=limit_s)
+
+    def run_cli(self, arguments: Sequence[str], env: Mapping[str, str] | None = None) -> observe.Run:
+        variables = {**self.target.suite_environment(), **(env or {})}
+        return observe.run_cli(arguments, env=observe.clean_environment(variables), cwd=self.workdir)
+
+
+# ------------------------------------------------------------------------------------------------------- assertions
+
+
+def safe_run(
+    world: World, run: observe.Run, *, status: int | Iterable[int], reports: bool = True, exempt: Iterable[str] = ()
+) -> None:
+    """The guarantees of every run: the exit status, no INTERNALERROR, no secret anywhere, the reports written,
+    nothing pre-existing changed, nothing of the run left live (except `exempt` IDs and the hook's leftovers)."""
+    statuses = {status} if isinstance(status, int) else set(status)
+    assert "INTERNALERROR" not in run.output, run.describe()
+    assert run.returncode in statuses, f"expected exit status {sorted(statuses)}: {run.describe()}"
+    no_secret(world, run)
+    if reports:
+        all_reports(run)
+    foreign_untouched(world)
+    nothing_of_the_run_live(world, exempt)
+
+
+def no_secret(world: World, run: observe.Run) -> None:
+    found = observe.leaks(run.raw, "the terminal", world.secrets)
+    found += observe.leaks_in_files([run.reports_dir, world.workdir], world.secrets, exclude=world.planted)
+    assert not found, f"secrets left the process: {found}\n{run.describe()}"
+
+
+def all_reports(run: observe.Run) -> None:
+    missing = [name for name in observe.REPORTS if not (run.reports_dir / name).is_file()]
+    assert not missing, f"reports not written: {missing}; {run.describe()}"
+    assert run.summary() is not None, "summary.json is not a JSON object"
+
+
+def foreign_untouched(world: World) -> None:
+    changed = {}
+    for work_id, item in world.before.items():
+        now = world.target.get_item(item["environment_id"], work_id)
+        if now != item:
+            changed[work_id] = {"before": item, "after": now}
+    assert not changed, f"items that existed before the run were changed: {changed}"
+
+
+def nothing_of_the_run_live(world: World, exempt: Iterable[str] = ()) -> None:
+    skip = set(world.before) | world.target.hook_leftovers | set(exempt)
+    live = {i: item["state"] for i, item in world.target.snapshot().items() if i not in skip}
+    live = {i: state for i, state in live.items() if state in LIVE_STATES}
+    assert not live, f"items of the run left live: {live}"
+
+
+def errors_not_fails(run: observe.Run, *, naming: str | None = None) -> None:
+    """Every case is an error (never a FAIL, never a pass), in summary.json and junit.xml; `naming` (a regex-free
+    word, case-insensitive) appears in each case's message."""
+    cases = run.cases()
+    assert cases, f"no case in summary.json: {run.describe()}"
+    for case in cases:
+        assert case.get("verdict") == "error", f"{case.get('nodeid')}: {case.get('verdict')}: {case.get('message')}"
+        if naming:
+            assert naming.lower() in str(case.get("message", "")).lower(), case.get("message")
+    for name, verdicts in run.junit_verdicts().items():
+        assert "fail" not in verdicts and "failure" not in verdicts, f"{name} is a FAIL in junit.xml: {verdicts}"
+
+
+def never_addressed(world: World, work_ids: Iterable[str]) -> None:
+    """No request the suite sent through the proxy names any of `work_ids` (raw or percent-decoded)."""
+    named = []
+    for request in world.target.server.logged():
+        decoded = urllib.parse.unquote(request.target)
+        for work_id in work_ids:
+            if work_id in request.target or work_id in decoded:
+                named.append(f"{request.method} {request.target}")
+    assert not named, f"the suite sent requests about an item it must not touch: {named}"
