@@ -6,6 +6,7 @@ same principal, and in another principal's), a working folder the run starts in,
 
 from __future__ import annotations
 
+import subprocess
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,3 +128,31 @@ def never_addressed(world: World, work_ids: Iterable[str]) -> None:
             if work_id in request.target or work_id in decoded:
                 named.append(f"{request.method} {request.target}")
     assert not named, f"the suite sent requests about an item it must not touch: {named}"
+
+
+def ledgers(reports_dir: Path) -> list[Path]:
+    """Every ledger file a run left under its reports folder (however the run names or nests them)."""
+    return sorted(path for path in reports_dir.rglob("*ledger*.jsonl") if path.is_file())
+
+
+def cleanup_all(world: World, reports_dir: Path) -> list[observe.Run]:
+    """`qoder-conformance cleanup --ledger PATH` for every ledger the run left, as a user would after it."""
+    return [world.run_cli(["cleanup", "--ledger", str(path)]) for path in ledgers(reports_dir)]
+
+
+def run_repro_scripts(world: World, reports_dir: Path) -> list[Path]:
+    """Run every repro script of the run with bash, its variables exported, against the target: what it does is
+    the point (nothing from the server may execute), not whether it succeeds."""
+    scripts = sorted(reports_dir.rglob("*.sh"))
+    environment = observe.clean_environment(world.target.suite_environment())
+    for script in scripts:
+        subprocess.run(
+            ["bash", str(script)], cwd=world.workdir, env=environment, capture_output=True, timeout=60, check=False
+        )
+    return scripts
+
+
+def nothing_executed(marker: Path) -> None:
+    """No file whose name starts with `marker`'s name exists: no payload that touches it ran."""
+    touched = sorted(path.name for path in marker.parent.glob(marker.name + "*"))
+    assert not touched, f"shell payloads from the server were executed: {touched}"

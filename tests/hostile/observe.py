@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
@@ -177,7 +178,9 @@ def run(
     limit_s: float = RUN_LIMIT_S,
 ) -> Run:
     """Run `command` through measure.py (memory limit, peak RSS); a run past `limit_s` has hung: the test fails."""
-    rss_file = cwd / f".kit-rss-{os.getpid()}-{time.monotonic_ns()}.json"
+    handle, name = tempfile.mkstemp(prefix="kit-rss-", suffix=".json")  # outside cwd: the run's folder stays its own
+    os.close(handle)
+    rss_file = Path(name)
     wrapped = [sys.executable, str(MEASURE), str(rss_file), str(MEMORY_LIMIT_BYTES), "--", *command]
     started = time.monotonic()
     process = subprocess.Popen(
@@ -191,13 +194,14 @@ def run(
         pytest.fail(f"the run hung: no exit within {limit_s:.0f} s; output so far:\n{raw.decode(errors='replace')}")
     wall_s = time.monotonic() - started
     peak = None
-    if rss_file.is_file():
+    if rss_file.stat().st_size:
         measured = json.loads(rss_file.read_text())
         rss_file.unlink()
         peak = measured["peak_rss_kb"] / 1024
         returncode = measured["returncode"]
     else:
         returncode = process.returncode
+        rss_file.unlink()
     return Run(returncode, raw.decode("utf-8", errors="replace"), raw, wall_s, reports_dir, peak)
 
 

@@ -183,3 +183,12 @@ class Held(Reply):
 def hold(seconds: float) -> Tamper:
     """Every stop is forwarded at once, but answered only after `seconds`."""
     return on_stop(lambda _request, upstream: Held(upstream.reply(), seconds))
+
+
+def wrong_state() -> Tamper:
+    """A plainly non-conforming server (every stop answers `active`): cases FAIL, so repro scripts are written."""
+
+    def change(_request: Request, item: dict[str, Any]) -> None:
+        item["state"] = "active"
+
+    return on_stop_item(change)
