@@ -6,19 +6,26 @@ same principal, and in another principal's), a working folder the run starts in,
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostile import observe
-from hostile.target import LIVE_STATES, HostileTarget
+import pytest
+
+from hostile import observe, tamper
+from hostile.target import LIVE_STATES, HostileTarget, passthrough
 
 # One transition case: provisions one active item and stops it gracefully (the item ends live: stopping).
 ONE_CASE = "STOP-TR-LIVE-GRACEFUL-active-empty-object"
 TWO_CASES = "STOP-TR-LIVE-GRACEFUL-active-empty-object or STOP-TR-FORCE-queued-force-true"
+# Two cases that provision (an active and a queued item), for runs that are interrupted in the first one.
+KILL_SELECTION = "STOP-TR-LIVE-GRACEFUL-active-empty-object or STOP-TR-FORCE-queued-force-true"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIGURATION = 0, 1, 4
 
 
@@ -156,3 +163,30 @@ def nothing_executed(marker: Path) -> None:
     """No file whose name starts with `marker`'s name exists: no payload that touches it ran."""
     touched = sorted(path.name for path in marker.parent.glob(marker.name + "*"))
     assert not touched, f"shell payloads from the server were executed: {touched}"
+
+
+def interrupted_run(world: World, how: int, selection: str = KILL_SELECTION) -> observe.Run:
+    """Start the suite, send it `how` (SIGINT / SIGKILL) while its first stop is in flight (the proxy carries the
+    stop out at once but answers only after 30 s), and wait for it to end; the proxy passes through afterwards."""
+    world.target.tamper = tamper.hold(30)
+    environment = observe.clean_environment(world.target.suite_environment())
+    command = observe.suite_command(world.reports_dir, selection)
+    process = subprocess.Popen(command, cwd=world.workdir, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    started = time.monotonic()
+    try:
+        while not any(r.path.endswith("/stop") for r in world.target.server.logged()):
+            if process.poll() is not None or time.monotonic() - started > 60:
+                pytest.fail(f"the run never reached a stop request: {process.communicate()[0]!r}")
+            time.sleep(0.05)
+        process.send_signal(how)
+        output = process.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the run did not end within 60 s of {signal.Signals(how).name}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        world.target.tamper = passthrough
+    wall_s = time.monotonic() - started
+    return observe.Run(process.returncode, output.decode(errors="replace"), output, wall_s, world.reports_dir)
