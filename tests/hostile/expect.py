@@ -167,7 +167,8 @@ def nothing_executed(marker: Path) -> None:
 
 def interrupted_run(world: World, how: int, selection: str = KILL_SELECTION) -> observe.Run:
     """Start the suite, send it `how` (SIGINT / SIGKILL) while its first stop is in flight (the proxy carries the
-    stop out at once but answers only after 30 s), and wait for it to end; the proxy passes through afterwards."""
+    stop out at once but answers only after 30 s), and wait for it to end; the proxy passes through from the signal
+    on."""
     world.target.tamper = tamper.hold(30)
     environment = observe.clean_environment(world.target.suite_environment())
     command = observe.suite_command(world.reports_dir, selection)
@@ -180,6 +181,7 @@ def interrupted_run(world: World, how: int, selection: str = KILL_SELECTION) -> 
                 pytest.fail(f"the run never reached a stop request: {process.communicate()[0]!r}")
             time.sleep(0.05)
         process.send_signal(how)
+        world.target.tamper = passthrough  # what the interrupted run still sends (its cleanup) is answered at once
         output = process.communicate(timeout=60)[0]
     except subprocess.TimeoutExpired:
         pytest.fail(f"the run did not end within 60 s of {signal.Signals(how).name}")

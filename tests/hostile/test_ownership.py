@@ -64,12 +64,13 @@ def test_a_hook_answer_that_is_not_a_new_item_of_the_run_is_rejected_and_never_t
     expect.errors_not_fails(run, naming="hook")
     untouchable = named + sorted(world.target.hook_leftovers)
     expect.never_addressed(world, untouchable)
-    summary_cleanup = str((run.summary() or {}).get("cleanup", ""))
-    assert not any(work_id in summary_cleanup for work_id in untouchable), f"cleanup counted it: {summary_cleanup}"
+    cleanup = (run.summary() or {}).get("cleanup") or {}
+    counted = str([cleanup.get("stopped"), cleanup.get("already_stopped")])
+    assert not any(work_id in counted for work_id in untouchable), f"cleanup counted it as stopped: {cleanup}"
 
     # After the run, the user's cleanup of its ledger(s) must not touch them either.
-    for cleanup in expect.cleanup_all(world, run.reports_dir):
-        expect.no_secret(world, cleanup)
+    for after in expect.cleanup_all(world, run.reports_dir):
+        expect.no_secret(world, after)
     expect.foreign_untouched(world)
     expect.never_addressed(world, untouchable)
     expect.run_repro_scripts(world, run.reports_dir)
