@@ -143,10 +143,24 @@ def endless_body() -> Tamper:
     return on_stop(lambda _request, _upstream: Stream(None))
 
 
-def deep_json(depth: int = 20_000) -> Tamper:
-    """The real item, with `metadata` nested `depth` arrays deep: valid JSON that blows a recursive decoder."""
+def is_item_read(request: Request) -> bool:
+    """GET .../environments/{env}/work/{id}: one item (not the list, not poll or stats)."""
+    parts = request.path[len(API_PREFIX) :].strip("/").split("/")
+    return (
+        request.method == "GET"
+        and request.path.startswith(API_PREFIX)
+        and len(parts) == 4
+        and parts[2] == "work"
+        and parts[3] not in ("poll", "stats")
+    )
 
-    def reply(_request: Request, upstream: Upstream) -> Reply:
+
+def deep_json(depth: int = 20_000, *, reads: bool = False) -> Tamper:
+    """The real item, with `metadata` nested `depth` arrays deep: valid JSON that blows a recursive decoder. On every
+    stop answer, and with `reads` also on every GET of an item once it has been stopped (read-back and cleanup)."""
+    stopped: set[str] = set()
+
+    def deep(upstream: Upstream) -> Reply:
         item = upstream.json()
         if not isinstance(item, dict):
             return upstream.reply()
@@ -154,7 +168,15 @@ def deep_json(depth: int = 20_000) -> Tamper:
         text = json.dumps(item).replace('"metadata": null', '"metadata": ' + "[" * depth + "]" * depth)
         return Whole(upstream.status, text.encode(), upstream.content_type)
 
-    return on_stop(reply)
+    def tamper(request: Request, upstream: Upstream) -> Reply:
+        if is_stop(request):
+            stopped.add(request.path.rsplit("/", 2)[-2])
+            return deep(upstream)
+        if reads and is_item_read(request) and request.path.rsplit("/", 1)[-1] in stopped:
+            return deep(upstream)
+        return upstream.reply()
+
+    return tamper
 
 
 # --------------------------------------------------------------------------------------------------------- redirects

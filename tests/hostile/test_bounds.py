@@ -47,10 +47,12 @@ def test_a_huge_or_endless_body_is_capped_in_bounded_memory(world: World, attack
     expect.errors_not_fails(run)
 
 
-def test_deeply_nested_json_cannot_blow_the_stack(world: World) -> None:
-    """20,000 nested arrays in every stop answer: the cases end as FAIL or error (never pass), cleanup still runs to
-    the end, and the reports are written."""
-    world.target.tamper = tamper.deep_json(20_000)
+@pytest.mark.parametrize("reads", [False, True], ids=["in-stop-answers", "in-stop-answers-and-reads-after-a-stop"])
+def test_deeply_nested_json_cannot_blow_the_stack(world: World, reads: bool) -> None:
+    """20,000 nested arrays in every stop answer (and, in the second variant, in every GET of an item once it was
+    stopped, so cleanup's own read gets it too): the cases end as FAIL or error (never pass), cleanup runs to the end
+    and leaves nothing live, the reports are written, and no RecursionError (a blown stack) shows anywhere."""
+    world.target.tamper = tamper.deep_json(20_000, reads=reads)
 
     run = world.run_suite(expect.TWO_CASES)
 
