@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hostile.server import Reply, Request, Whole
+from hostile.server import Reply, Request, Stream, Whole
 from hostile.target import Hook, HostileTarget, wanted
 
 STATES = ("queued", "starting", "active", "stopping", "stopped")
@@ -126,3 +126,17 @@ def other_created_at() -> Hook:
         return _answer(item)
 
     return hook
+
+
+def refusing_with(body: str, status: int = 500) -> Hook:
+    """Refuse every call with `body` as plain text (what a broken hook's error page says, control bytes included)."""
+
+    def hook(_request: Request, _target: HostileTarget) -> Reply:
+        return Whole(status, body.encode("utf-8"), content_type="text/plain")
+
+    return hook
+
+
+def huge_answer(size: int = 200 * 1024 * 1024) -> Hook:
+    """Answer every call with a 200 MB JSON-looking body (generated as it is sent)."""
+    return lambda _request, _target: Stream(size)

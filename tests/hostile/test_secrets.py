@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from hostile import expect, tamper
+from hostile import expect, hook, tamper
 from hostile.expect import World
 
 
@@ -32,8 +32,12 @@ def test_a_server_that_echoes_the_authorization_header_gets_it_printed_nowhere(w
 CONTROL_BYTES = {"ESC": b"\x1b", "BEL": b"\x07", "BS": b"\x08", "C1 CSI": "\x9b".encode(), "bare CR": b"\r"}
 
 
-def test_control_bytes_from_the_server_reach_the_terminal_as_escapes(world: World) -> None:
-    world.target.tamper = tamper.escape_bytes()
+@pytest.mark.parametrize("source", ["stop-answers", "hook-error-page"])
+def test_control_bytes_from_the_server_reach_the_terminal_as_escapes(world: World, source: str) -> None:
+    if source == "stop-answers":
+        world.target.tamper = tamper.escape_bytes()
+    else:
+        world.target.hook = hook.refusing_with("hook failed: " + "".join(tamper.ESCAPES.values()) + " kit-owned-title")
 
     run = world.run_suite(expect.TWO_CASES)
 
