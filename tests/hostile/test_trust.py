@@ -48,12 +48,30 @@ def test_cleanup_sends_the_token_only_to_the_configured_target(world: World) -> 
         trap.stop()
 
 
-def _plant_certificate(reports_dir: Path) -> None:
-    """A previous, certifiable run's summary.json in the folder the next run writes to."""
-    from conformance.reporting import write_all  # setup only: the suite's own writer makes a genuine certificate
-    from conformance.reporting.sample import sample_run
+# A whole run, small but complete (every MUST is exercised, so its summary certifies): about 8 s through the kit.
+COMPLETE_BUT_SMALL = {
+    "QODER_CONCURRENCY": "2",
+    "QODER_ROUNDS": "1",
+    "QODER_MODEL_EXAMPLES": "5",
+    "QODER_MODEL_STEPS": "2",
+}
 
-    write_all(sample_run(failing=False), reports_dir, {})
+
+def test_a_killed_run_leaves_no_certificate_behind(world: World) -> None:
+    """A complete passing run certifies; the next run in the same folder is SIGKILLed in its first case: the
+    folder must then hold no summary.json that still verifies (the run invalidated it when it started)."""
+    previous = world.run_suite(None, env=COMPLETE_BUT_SMALL)
+    assert previous.returncode == 0, f"guard: the previous run must pass: {previous.describe()}"
+    certified = world.run_cli(["verify", str(world.reports_dir / "summary.json")])
+    assert certified.returncode == 0 and certified.output.startswith("CERTIFIED"), f"guard: {certified.describe()}"
+
+    killed = expect.interrupted_run(world, signal.SIGKILL)
+
+    expect.no_secret(world, killed)
+    verify = world.run_cli(["verify", str(world.reports_dir / "summary.json")])
+    assert verify.returncode != 0 and not verify.output.startswith("CERTIFIED"), (
+        f"after the SIGKILLed run, the previous run's certificate still verifies: {verify.describe()}"
+    )
 
 
 def _new_ledgers(reports_dir: Path, planted: Path, planted_text: str) -> list[Path]:
@@ -62,28 +80,22 @@ def _new_ledgers(reports_dir: Path, planted: Path, planted_text: str) -> list[Pa
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_an_interrupted_run_then_cleanup_leaves_nothing_live_and_no_certificate(world: World, how: int) -> None:
+def test_cleanup_of_an_interrupted_run_touches_only_that_run_s_items(world: World, how: int) -> None:
+    """An older run's ledger (naming a live item that is not this run's) lies in the reports folder; the run is
+    interrupted in its first case; `qoder-conformance cleanup` of the interrupted run's ledger stops the run's items,
+    and neither reports nor touches the older run's."""
     world.reports_dir.mkdir(parents=True)
-    _plant_certificate(world.reports_dir)
-    certified = world.run_cli(["verify", str(world.reports_dir / "summary.json")])
-    assert certified.returncode == 0 and "CERTIFIED" in certified.output, f"guard: {certified.describe()}"
     environment = world.target.ids.environment
     older = world.pre_existing(environment)
     planted = world.reports_dir / "ledger.jsonl"
     planted_text = _ledger_line(world.target.origin, environment, older, "an-older-run")
     planted.write_text(planted_text)
 
-    interrupted = expect.interrupted_run(world, how, expect.KILL_SELECTION)
+    interrupted = expect.interrupted_run(world, how)
+
     expect.no_secret(world, interrupted)
     if how == signal.SIGINT:
         expect.all_reports(interrupted)  # an interrupted session still finishes with its reports
-
-    verify = world.run_cli(["verify", str(world.reports_dir / "summary.json")])
-    assert verify.returncode != 0 and not verify.output.startswith("CERTIFIED"), (
-        f"after the {signal.Signals(how).name}ed run, the previous run's certificate still verifies: "
-        f"{verify.describe()}"
-    )
-
     ledgers = _new_ledgers(world.reports_dir, planted, planted_text)
     assert ledgers, f"the interrupted run left no ledger of its own under {world.reports_dir}"
     for ledger in ledgers:
