@@ -138,8 +138,10 @@ def never_addressed(world: World, work_ids: Iterable[str]) -> None:
 
 
 def ledgers(reports_dir: Path) -> list[Path]:
-    """Every ledger file a run left under its reports folder (however the run names or nests them)."""
-    return sorted(path for path in reports_dir.rglob("*ledger*.jsonl") if path.is_file())
+    """Every ledger file a run left under its reports folder (however the run names or nests them: any JSON-lines
+    file with "ledger" in its path below the folder)."""
+    found = (path for path in reports_dir.rglob("*.jsonl") if path.is_file())
+    return sorted(path for path in found if "ledger" in str(path.relative_to(reports_dir)))
 
 
 def cleanup_all(world: World, reports_dir: Path) -> list[observe.Run]:
