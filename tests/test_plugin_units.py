@@ -147,17 +147,23 @@ def test_verdicts_errors_and_junit_properties(suite: pytest.Pytester) -> None:
     assert {name: props["verdict"] for name, props in properties.items()} == verdicts
     assert properties["test_warn"] == {"requirement": "STOP-OPEN-FORCE-TYPE", "level": "SHOULD", "verdict": "warn"}
     output = result.stdout.str()
-    assert "[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'" in output
+    assert "FAIL STOP-TR-QUEUED (MUST): state: expected 'stopped', observed 'queued' · 1 case · repro " in output
     assert "harness error (not a conformance verdict): TargetUnreachable" in output
-    assert "warnings (SHOULD not met" in output and "not verified: QODER_EXPIRED_PAT is not configured" in output
+    assert "warn STOP-OPEN-FORCE-TYPE (SHOULD): status: expected 400, observed 200" in output
+    assert "not verified:\n  QODER_EXPIRED_PAT is not configured" in output
+    assert "pytest_runtest_call" not in output and "Traceback" not in output
     junit = (suite.path / "reports" / "junit.xml").read_text()
     assert "<error" in junit and junit.count("<failure") == 1
+    failure = ElementTree.parse(suite.path / "reports" / "junit.xml").getroot().find(".//failure")
+    assert failure is not None and failure.text is not None
+    assert failure.text.startswith("[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'\n")
+    assert "exchanges:" in failure.text and "pytest_runtest_call" not in failure.text  # complete, no traceback
     ledger = (suite.path / "reports" / "ledger.jsonl").read_text().splitlines()
     assert len(ledger) == 1 and summary["cleanup"]["discarded"] == [json.loads(ledger[0])["work_id"]]
 
 
 def test_strict_turns_should_mismatches_into_failures(suite: pytest.Pytester) -> None:
-    result, summary, _ = run_verdicts(suite, "--strict", "-k", "warn or pass")
+    result, summary, _ = run_verdicts(suite, "--qoder-strict", "-k", "warn or pass")
     result.assert_outcomes(passed=1, failed=1)
     assert {case["verdict"] for case in summary["cases"]} == {"pass", "fail"}
 

@@ -63,7 +63,7 @@ def test_summary_json_fields_verdicts_and_digest(reports: Path) -> None:
     assert document["suite"]["version"] == "0.1.0"
     assert document["spec"]["digest"] == catalogue.spec_digest()
     assert {f["name"] for f in document["spec"]["files"]} == {"api-reference.md", "stop-work-item.txt"}
-    assert document["target"] == {"base_url": TARGET, "provisioner": "hook"}
+    assert document["target"] == {"base_url": TARGET, "provisioner": "hook", "embedded": False}
     assert document["exit_status"] == 1
     verdicts = {r["id"]: r["verdict"] for r in document["requirements"]}
     assert list(verdicts) == list(catalogue.requirements())
@@ -103,8 +103,9 @@ def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
     text = (reports / "summary.md").read_text()
     assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
     assert "| requirements | 0 | 2 | 1 | 1 | 5 | 27 |" in text
-    for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE", "STOP-ERR-EXPIRED-PAT"):
+    for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE"):
         assert f"**{rid}**" in text
+    assert "| **STOP-TR-FORCE** | MUST | 1 | state: expected 'stopped', observed 'stopping' |" in text
     assert "QODER\\_EXPIRED\\_PAT is not configured" in text
     assert "[report.html](report.html)" in text
 

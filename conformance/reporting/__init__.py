@@ -16,20 +16,24 @@ from conformance.reporting.cases import NEEDS_REPRO, Vetted, safe_name, vet
 from conformance.reporting.files import write_atomic
 from conformance.results import RunRecord
 
-__all__ = ["CanaryHit", "write_all"]
+__all__ = ["CanaryHit", "vet", "write_all"]
 
 REPRO_DIR = "repro"
 
 
-def write_all(run: RunRecord, reports_dir: Path, secrets: Mapping[str, str | None]) -> list[CanaryHit]:
+def write_all(
+    run: RunRecord, reports_dir: Path, secrets: Mapping[str, str | None], *, vetted: Vetted | None = None
+) -> list[CanaryHit]:
     """Write every report of `run` into `reports_dir`, then scan the folder; returns the canary hits.
 
-    `secrets` maps variable names (QODER_PAT, ...) to their values; values are used only by the canary.
+    `secrets` maps variable names (QODER_PAT, ...) to their values; values are used only by the canary. `vetted`
+    is the judged run when the caller has it (the plugin renders its terminal footer from the same record; the
+    repro paths are filled in here).
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     try:
-        vetted = vet(run)
+        vetted = vet(run) if vetted is None else vetted
         _write_repros(vetted, reports_dir, set(secrets))
         document = summary.build(vetted)
         write_atomic(reports_dir / "summary.json", summary.render(document))
