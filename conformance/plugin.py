@@ -2,8 +2,11 @@
 
 Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
 `conformance/` package (or `--qoder-suite` forces it, for the harness's own tests); `pytest tests/...` only gets the
-options and the marker handling. Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a
-HarnessError in any phase, or any other exception, is an *error*, shown and counted as an error by pytest and JUnit.
+options and the marker handling. Verdicts (decided in judge.py): only a Checker mismatch of a case is a FAIL; a
+HarnessError in any phase, or any other exception (a bare `assert` included: it names no requirement), is an
+*error*, shown and counted as an error by pytest and JUnit. A failure's representation is its mismatch lines (with
+the doc sentences and exchanges for JUnit and -v), never a traceback of this plugin's hooks; terminal.py writes
+the footer.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ CLEANUP_OUTCOMES = ("stopped", "already_stopped", "failed", "discarded")
 
 
 class ConformanceFailure(AssertionError):
-    """A case's MUST (or, under --strict, SHOULD) expectations did not hold: the one way to a FAIL verdict."""
+    """A case's MUST (or, under --qoder-strict, SHOULD) expectations did not hold: the one way to a FAIL verdict."""
 
 
 @dataclass

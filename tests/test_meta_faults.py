@@ -117,3 +117,19 @@ def test_conforming_dialect_passes(dialect: dict[str, str], tmp_path: Path) -> N
     assert run.failed_cases == [] and run.errored == [], f"false alarm on a conforming dialect\n{run.explain()}"
     assert run.failed == [] and _unspecified(run.failed) == [], f"a requirement failed\n{run.explain()}"
     assert run.exit_status == 0, f"the suite exited {run.exit_status} on a conforming dialect\n{run.explain()}"
+
+
+TERMINAL_BUDGET = 100  # lines a vendor reads for one broken rule (it was ~3,800)
+
+
+@pytest.mark.slow
+def test_one_broken_rule_prints_one_line_per_failed_requirement(tmp_path: Path) -> None:
+    name = "stop-drops-metadata"
+    run = fault_table.run_suite(name, "fault", ["--fault", name], tmp_path / "reports", quiet=False)
+    lines = run.output.splitlines()
+    assert run.exit_status == 1 and len(lines) <= TERMINAL_BUDGET, f"{len(lines)} lines\n{run.output}"
+    footer = [line for line in lines if line.startswith("FAIL STOP-")]
+    assert len(footer) == 1 and footer[0].startswith("FAIL STOP-RESP-UNCHANGED-FIELDS (MUST): metadata"), run.output
+    assert " cases · repro " in footer[0] and footer[0].endswith(".sh")  # written whole, not cut at 80 columns
+    assert any(line.startswith("full evidence") and "report.html" in line for line in lines)
+    assert "pytest_runtest_call" not in run.output and "Traceback" not in run.output

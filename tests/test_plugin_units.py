@@ -258,3 +258,67 @@ def test_each_case_s_live_items_are_force_stopped_after_it(suite: pytest.Pyteste
     cleanup = json.loads((reports / "summary.json").read_text())["cleanup"]
     ledger = [json.loads(line)["work_id"] for line in (reports / "ledger.jsonl").read_text().splitlines()]
     assert cleanup["stopped"] == ledger and cleanup["failed"] == [] and cleanup["discarded"] == []
+
+
+SEVERAL = """
+import pytest
+
+@pytest.mark.req("STOP-TR-FORCE", "STOP-RESP-OK", "STOP-OPEN-FORCE-NULL")
+def test_one_of_three_fails(check):
+    check.equal("STOP-TR-FORCE", "state", "stopped", "stopped")
+    check.equal("STOP-RESP-OK", "response status", 200, 202)
+    check.observe("STOP-OPEN-FORCE-NULL", "status", 200)
+
+@pytest.mark.req("STOP-DRAIN")
+def test_bare_assert(check):
+    assert 1 == 2, "an assertion outside the checker"
+"""
+
+
+def test_a_case_fails_only_the_requirement_whose_check_failed(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_several=SEVERAL)
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports))
+    summary = json.loads((reports / "summary.json").read_text())
+    verdicts = {r["id"]: r for r in summary["requirements"]}
+    assert verdicts["STOP-RESP-OK"]["verdict"] == "fail"
+    assert verdicts["STOP-RESP-OK"]["cause"] == "[STOP-RESP-OK MUST] response status: expected 200, observed 202"
+    assert verdicts["STOP-TR-FORCE"]["verdict"] == "pass"
+    assert verdicts["STOP-OPEN-FORCE-NULL"]["verdict"] == "recorded"
+    # A bare assert names no requirement: an error of the case, never a FAIL of STOP-DRAIN.
+    assert verdicts["STOP-DRAIN"]["verdict"] == "error"
+    result.assert_outcomes(failed=1, errors=1)
+    output = result.stdout.str()
+    assert "FAIL STOP-RESP-OK (MUST): response status: expected 200, observed 202 · 1 case" in output
+    assert "FAIL STOP-TR-FORCE" not in output and "error in the case itself" in output
+
+
+def test_verbose_prints_each_failure_with_its_exchanges_and_default_only_the_footer(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_verdicts=VERDICTS)
+    reports = suite.path / "reports"
+    plugin = ("-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports), "-k", "test_fail")
+    quiet = suite.runpytest_subprocess(*plugin).stdout.str()
+    assert "exchanges:" not in quiet and "_ test_fail _" not in quiet
+    verbose = suite.runpytest_subprocess(*plugin, "-v").stdout.str()
+    assert (
+        "_ test_fail _" in verbose and "[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'" in verbose
+    )
+    assert "exchanges:" in verbose and "pytest_runtest_call" not in verbose
+    short = suite.runpytest_subprocess(*plugin, "--tb=short").stdout.str()  # an explicit --tb keeps the sections
+    assert "_ test_fail _" in short and "exchanges:" not in short and "-v, junit.xml or report.html" in short
+
+
+def test_terminal_footer_and_brief_failure_are_bounded() -> None:
+    from conformance import terminal
+    from conformance.results import CaseRecord, RequirementVerdict
+
+    brief = terminal.brief_failure("\n".join(f"[STOP-TR-FORCE MUST] step {i}: " + "x" * 1000 for i in range(50)))
+    lines = brief.splitlines()
+    assert len(lines) == terminal.MAX_BRIEF_LINES + 2 and all(len(line) <= terminal.MAX_LINE for line in lines)
+    cause = "[STOP-TS-STOPPED-AT MUST] " + "y" * 900
+    verdict = RequirementVerdict("STOP-TS-STOPPED-AT", "MUST", "fail", ["c::a"], "s", cause, "STOP-TR-FORCE", ["c::a"])
+    errored = [CaseRecord(f"c::e{i}", ["STOP-DRAIN"], "error", "harness error: boom\ntraceback") for i in range(40)]
+    footer = terminal.footer([verdict], errored, reports=["r/report.html"], reports_dir="r")
+    assert footer[1].startswith("FAIL STOP-TS-STOPPED-AT (MUST), probably a consequence of STOP-TR-FORCE: yyy")
+    assert footer[1].endswith("… · 1 case") and len(footer[1]) <= terminal.MAX_LINE
+    assert len(footer) < 25 and "  … and 30 more (-v lists them all)" in footer

@@ -125,6 +125,7 @@ class SuiteRun:
     failed_cases: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     output_tail: str = ""  # the suite's last lines, for the assertion message
+    output: str = field(default="", repr=False)  # the suite's whole terminal output (not saved)
 
     def explain(self) -> str:
         lines = [
@@ -138,7 +139,8 @@ class SuiteRun:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{self.kind}-{self.label}")[:180]
-        (folder / f"{name}.json").write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
+        saved = {key: value for key, value in asdict(self).items() if key != "output"}
+        (folder / f"{name}.json").write_text(json.dumps(saved, indent=1, sort_keys=True))
 
 
 def _clean_environment() -> dict[str, str]:
@@ -218,8 +220,10 @@ def run_suite(
     *,
     suite_args: Sequence[str] = (),
     timeout: float = SUITE_TIMEOUT_S,
+    quiet: bool = True,
 ) -> SuiteRun:
-    """Start the emulator with `emulator_args`, run the suite against it, and read the verdicts from its reports."""
+    """Start the emulator with `emulator_args`, run the suite against it, and read the verdicts from its reports.
+    `quiet=False` runs it at pytest's default verbosity, as a vendor would (to measure what the terminal shows)."""
     run = SuiteRun(label, kind, list(emulator_args))
     reports_dir.mkdir(parents=True, exist_ok=True)
     emulator = _Emulator(emulator_args)
@@ -235,7 +239,7 @@ def run_suite(
             "pytest",
             "-p",
             "no:cacheprovider",
-            "-q",
+            *(["-q"] if quiet else []),
             f"--reports-dir={reports_dir}",  # one token: a separate path would be taken for a test path (rootdir)
             f"--junitxml={reports_dir / 'junit.xml'}",
             *suite_args,
@@ -251,7 +255,8 @@ def run_suite(
     finally:
         emulator.stop()
         run.duration_s = round(time.monotonic() - started, 1)
-    run.output_tail = "\n".join(str(output).splitlines()[-25:])
+    run.output = str(output)
+    run.output_tail = "\n".join(run.output.splitlines()[-25:])
     _read_reports(run, reports_dir)
     return run
 
