@@ -13,8 +13,8 @@ records made here and never re-derives a verdict. The rules:
   skipped or none ran, else pass. An own FAIL outranks an error elsewhere: the mismatch was seen, whatever broke
   later. An UNSPECIFIED requirement asserts nothing, so it is `recorded` whenever a case ran for it (errors stay
   visible on the case, and in the run's exit status) and `not_verified` when none did.
-- When one fault shows up under several requirements, the likely cause is the earliest requirement in CAUSE_ORDER
-  whose failing cases include every failing case of the other: the other is "probably a consequence" of it.
+- When one fault shows up under several requirements, a failed requirement is "probably a consequence" when in
+  every case where it failed a requirement earlier in CAUSE_ORDER failed too (see _mark_consequences).
 """
 
 from __future__ import annotations
@@ -134,15 +134,22 @@ def cause_rank(rid: str) -> tuple[int, int]:
 
 
 def _mark_consequences(verdicts: list[results.RequirementVerdict]) -> None:
-    """A failed requirement whose every failing case also fails an earlier-ranked requirement is probably a
-    consequence of the earliest such one (the subset rule keeps chains pointing at their root)."""
+    """A failed requirement is probably a consequence when, in every case where it failed, a requirement earlier in
+    CAUSE_ORDER failed too. It names the root of the earlier one that shares most of its failing cases (ties: the
+    earlier), so a chain (row -> timestamp -> schema) points at the row."""
     failed = sorted((v for v in verdicts if v.verdict == results.FAIL), key=lambda v: cause_rank(v.id))
+    cases_of = {v.id: set(v.flagged_cases) for v in failed}
+    by_id = {v.id: v for v in failed}
     for index, verdict in enumerate(failed):
-        mine = set(verdict.flagged_cases)
-        for candidate in failed[:index]:
-            if cause_rank(candidate.id) < cause_rank(verdict.id) and mine <= set(candidate.flagged_cases):
-                verdict.consequence_of = candidate.id
-                break
+        earlier = failed[:index]
+        mine = cases_of[verdict.id]
+        if not mine or not all(any(case in cases_of[e.id] for e in earlier) for case in mine):
+            continue
+        likely = max(earlier, key=lambda e: (len(mine & cases_of[e.id]), -earlier.index(e)))
+        root = likely
+        while root.consequence_of is not None:
+            root = by_id[root.consequence_of]
+        verdict.consequence_of = root.id
 
 
 def by_likely_cause(verdicts: Iterable[results.RequirementVerdict]) -> list[results.RequirementVerdict]:

@@ -15,6 +15,7 @@ from typing import Any
 from conformance import judge, results
 
 MAX_LINE = 400  # characters of one footer line: whole sentences, but a target's 1 MB body is not printed
+MAX_CAUSE = 300  # characters of the cause in a requirement's line (its case count and repro path always follow)
 MAX_BRIEF_LINES = 12  # mismatch lines of one failed case at default verbosity
 MAX_LISTED = 10  # not-verified reasons, errored cases, cleanup items
 # Verdicts the footer explains, in the order it lists them, with the word it starts their lines with.
@@ -40,14 +41,14 @@ def brief_failure(mismatch_lines: str) -> str:
 
 
 def requirement_line(verdict: results.RequirementVerdict, word: str, repro: str | None) -> str:
-    """`FAIL STOP-X (MUST): <first own mismatch> · 3 cases · repro reports/repro/x.sh`."""
+    """`FAIL STOP-X (MUST): <its cause> · 3 cases · repro reports/repro/x.sh`, the count and path never cut."""
     parts = [f"{word} {verdict.id} ({verdict.level})"]
     if verdict.consequence_of:
         parts[0] += f", probably a consequence of {verdict.consequence_of}"
     count = len(verdict.flagged_cases)
     tail = f" · {count} case{'s' if count != 1 else ''}" + (f" · repro {repro}" if repro else "")
     cause = verdict.cause.removeprefix(f"[{verdict.id} {verdict.level}] ")  # the line already starts with both
-    cause = clip(cause or "(no detail)", MAX_LINE - len(parts[0]) - len(tail) - 2)
+    cause = clip(cause or "(no detail)", MAX_CAUSE)
     return f"{parts[0]}: {cause}{tail}"
 
 

@@ -215,7 +215,13 @@ def stop_refuses_stopped(
     "force=true on starting/active goes to stopping (force read as 'skip the wait', not 'skip the drain')",
     seam="machine.stop",
     violates=("STOP-TR-FORCE",),
-    consequences=("STOP-BODY-FORCE", "STOP-TR-STOPPED-IDEMPOTENT", "STOP-RESP-PERSISTED", "STOP-TS-STOPPED-AT"),
+    consequences=(
+        "STOP-BODY-FORCE",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def stop_force_only_ends_a_drain(
     item: WorkItem,

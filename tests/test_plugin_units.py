@@ -320,5 +320,5 @@ def test_terminal_footer_and_brief_failure_are_bounded() -> None:
     errored = [CaseRecord(f"c::e{i}", ["STOP-DRAIN"], "error", "harness error: boom\ntraceback") for i in range(40)]
     footer = terminal.footer([verdict], errored, reports=["r/report.html"], reports_dir="r")
     assert footer[1].startswith("FAIL STOP-TS-STOPPED-AT (MUST), probably a consequence of STOP-TR-FORCE: yyy")
-    assert footer[1].endswith("… · 1 case") and len(footer[1]) <= terminal.MAX_LINE
+    assert footer[1].endswith("… · 1 case") and len(footer[1]) <= terminal.MAX_CAUSE + 100
     assert len(footer) < 25 and "  … and 30 more (-v lists them all)" in footer

@@ -333,9 +333,9 @@ def catalogue_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
-def fault_rows() -> list[tuple[str, str, str, str]]:
+def fault_rows() -> list[tuple[str, str, str, str, str]]:
     return [
-        (name, fault.seam, fault.description, ", ".join(fault.violates))
+        (name, fault.seam, fault.description, ", ".join(fault.violates), ", ".join(fault.consequences) or "-")
         for name, fault in faults.known_faults().items()
     ]
 
@@ -362,7 +362,8 @@ def render(runs: Mapping[str, Mapping[str, Any]], dialect_runs: Mapping[str, Map
         "conformance suite is run, as a subprocess over loopback, against `python -m qoder_emulator --fault NAME` for",
         "every fault of the emulator's registry (`qoder_emulator/misimplementations.py`) and against pairwise",
         "combinations of its dialects (`--dialect NAME=VALUE`, behaviour the docs leave open). A fault is caught when",
-        "the run exits non-zero and every requirement the fault violates has a MUST mismatch in a failed case.",
+        "the run exits non-zero and every requirement the fault violates has a MUST mismatch in a failed case; the",
+        "meta-test also requires that nothing else fails but the consequences the fault declares.",
         "Do not edit by hand: `tests/test_fault_table.py` fails when the requirement, fault or dialect columns",
         "disagree with the registry and the catalogue.",
         "",
@@ -380,11 +381,12 @@ def render(runs: Mapping[str, Mapping[str, Any]], dialect_runs: Mapping[str, Map
         "",
         "## Faults",
         "",
-        "| fault | seam | misimplementation | violates | run |",
-        "|---|---|---|---|---|",
+        "| fault | seam | misimplementation | violates | declared consequences (may also fail) | run |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, seam, description, violates in fault_rows():
-        lines.append(f"| `{name}` | {seam} | {_cell(description)} | {violates} | {_run_summary(runs.get(name))} |")
+    for name, seam, description, violates, consequences in fault_rows():
+        run = _run_summary(runs.get(name))
+        lines.append(f"| `{name}` | {seam} | {_cell(description)} | {violates} | {consequences} | {run} |")
     lines += [
         "",
         "## Dialects (pairwise combinations; every run must pass with zero FAILs)",
@@ -413,6 +415,8 @@ def _run_summary(run: Mapping[str, Any] | None) -> str:
     failed = len(run.get("failed_cases", []))
     errored = len(run.get("errored", []))
     summary = f"exit {run.get('exit_status')}, {failed} failed, {errored} errored cases"
+    if run.get("kind") == "fault":
+        summary += f"; {len(run.get('failed', []))} requirement(s) failed"
     if run.get("exit_status") not in (0, None) and not failed and not errored:
         # The suite stopped before any case, e.g. its preflight refused the target: show the first reason it gave.
         reason = next((line for line in run.get("output_tail", "").splitlines() if line.startswith("  - ")), "")
@@ -441,9 +445,9 @@ def check(text: str) -> list[str]:
     expected_requirements = [[rid, level, f"`{name}`"] for rid, level, name in catalogue_rows()]
     if [row[:3] for row in _table_rows(text, "By requirement")] != expected_requirements:
         problems.append("the 'By requirement' table (requirement, level, fault) is out of date")
-    expected_faults = [[f"`{name}`", seam, _cell(d), v] for name, seam, d, v in fault_rows()]
-    if [row[:4] for row in _table_rows(text, "Faults")] != expected_faults:
-        problems.append("the 'Faults' table (fault, seam, misimplementation, violates) is out of date")
+    expected_faults = [[f"`{name}`", seam, _cell(d), v, c] for name, seam, d, v, c in fault_rows()]
+    if [row[:5] for row in _table_rows(text, "Faults")] != expected_faults:
+        problems.append("the 'Faults' table (fault, seam, misimplementation, violates, consequences) is out of date")
     if [row[:1] for row in _table_rows(text, "Dialects")] != [[label] for label in dialect_rows()]:
         problems.append("the 'Dialects' table (the pairwise combinations) is out of date")
     return problems
