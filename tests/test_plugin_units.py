@@ -322,3 +322,11 @@ def test_terminal_footer_and_brief_failure_are_bounded() -> None:
     assert footer[1].startswith("FAIL STOP-TS-STOPPED-AT (MUST), probably a consequence of STOP-TR-FORCE: yyy")
     assert footer[1].endswith("… · 1 case") and len(footer[1]) <= terminal.MAX_CAUSE + 100
     assert len(footer) < 25 and "  … and 30 more (-v lists them all)" in footer
+
+
+def test_a_run_stopped_by_maxfail_is_recorded_as_interrupted(suite: pytest.Pytester) -> None:
+    result, summary, _ = run_verdicts(suite, "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary["interrupted"] is True and summary["target"]["embedded"] is True
+    markdown = (suite.path / "reports" / "summary.md").read_text()
+    assert markdown.startswith("## Qoder Stop conformance: INTERRUPTED (FAIL so far) (exit status 1)")
