@@ -87,8 +87,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("QODER_PROVISIONER", "provisioner", "text"),
     Variable("QODER_HOOK_URL", "hook_url", "text"),
     Variable("QODER_AGENT_ID", "agent_id", "text"),
-    # pytest's own --strict means strict here too (the plugin reads config.getoption("strict")).
-    Variable("QODER_STRICT", "strict", "bool", option="--strict", embedded_default=False, remote_default=False),
+    # --qoder-strict, a flag without a value (pytest's own --strict means something else).
+    Variable("QODER_STRICT", "strict", "bool", embedded_default=False, remote_default=False),
     Variable(
         "QODER_REPORTS_DIR",
         "reports_dir",

@@ -25,10 +25,11 @@ from conformance.checks import parse_timestamp
 
 
 class Text(str):
-    """Multi-line text that keeps its lines in mismatch reports: `checks.show` renders strings with repr()."""
+    """Multi-line text that keeps its lines in mismatch reports: `checks.show` renders strings with repr(). Its
+    first line is the conclusion, so a one-line view of the mismatch (`observed <first line>`) still says why."""
 
     def __repr__(self) -> str:
-        return "\n" + str(self)
+        return str(self)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def check(initial: str, calls: list[Call], *, initial_stopped_at: str | None = N
     if order is None:
         why = _why(plain.dead_end, calls)
         text = "no order of the calls explains every answer\n" + why
-        return Verdict(False, False, explanation=Text(render(initial, calls) + "\n" + text), steps=plain.steps)
+        return Verdict(False, False, explanation=Text(text + "\n" + render(initial, calls)), steps=plain.steps)
     strict = _Search(initial, calls, start_instant, judge_stopped_at=True)
     strict_order = strict.run()
     steps = plain.steps + strict.steps
@@ -169,7 +170,7 @@ def check(initial: str, calls: list[Call], *, initial_stopped_at: str | None = N
             + "\n"
             + _why(strict.dead_end, calls)
         )
-        explanation = Text(render(initial, calls) + "\n" + text)
+        explanation = Text(text + "\n" + render(initial, calls))
         return Verdict(True, False, order, _final(initial, calls, order), explanation, steps)
     return Verdict(True, True, strict_order, _final(initial, calls, strict_order), "", steps)
 

@@ -2,13 +2,15 @@
 
 Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
 `conformance/` package (or `--qoder-suite` forces it, for the harness's own tests); `pytest tests/...` only gets the
-options and the marker handling. Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a
-HarnessError in any phase, or any other exception, is an *error*, shown and counted as an error by pytest and JUnit.
+options and the marker handling. Verdicts (decided in judge.py): only a Checker mismatch of a case is a FAIL; a
+HarnessError in any phase, or any other exception (a bare `assert` included: it names no requirement), is an
+*error*, shown and counted as an error by pytest and JUnit. A failure's representation is its mismatch lines (with
+the doc sentences and exchanges for JUnit and -v), never a traceback of this plugin's hooks; terminal.py writes
+the footer.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 
 import conformance
-from conformance import catalogue, checks, evidence, preflight, results
+from conformance import catalogue, checks, evidence, judge, preflight, results, terminal
 from conformance.client import RateLimiter, SuiteClient, close_shared_clients
 from conformance.config import (
     VARIABLES,
@@ -40,13 +42,14 @@ LEVEL_ORDER = ("MUST", "SHOULD", "UNSPECIFIED")
 PREFLIGHT_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
 EMBEDDED_FAILED_EXIT_STATUS = 3
 HARNESS_PREFIX = "harness error (not a conformance verdict)"
+FLAG_VARIABLES = ("QODER_STRICT",)  # `--qoder-strict`, not `--qoder-strict VALUE` (pytest's --strict is its own)
 # What end-of-run cleanup did with each item of the ledger. "discarded": the item lived in this process's embedded
 # emulator, which ends with the run and takes its items with it, so there was nothing to stop.
 CLEANUP_OUTCOMES = ("stopped", "already_stopped", "failed", "discarded")
 
 
 class ConformanceFailure(AssertionError):
-    """A case's MUST (or, under --strict, SHOULD) expectations did not hold: the one way to a FAIL verdict."""
+    """A case's MUST (or, under --qoder-strict, SHOULD) expectations did not hold: the one way to a FAIL verdict."""
 
 
 @dataclass
@@ -87,6 +90,9 @@ class RunState:
     report_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # harness failures of the session, recorded in summary.json
+    verbosity: int = 0  # pytest's -v count: below 1 the terminal shows mismatch lines, not exchanges
+    stop_reason: str = ""  # why the run was stopped early (preflight, embedded emulator), for the reports
+    vetted: Any = None  # reporting.cases.Vetted: the judged run every report and the terminal footer render
 
 
 RUN_KEY = pytest.StashKey[RunState]()
@@ -99,11 +105,12 @@ CASE_KEY = pytest.StashKey[CaseState]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qoder", "Qoder Stop work item conformance")
     for variable in VARIABLES:
-        if variable.flag == "--strict":
-            continue  # pytest's own --strict also means strict here
         hint = f"(default: environment {variable.name}, then the config file key '{variable.key}')"
         if variable.kind == "secret":
             hint += "; prefer the environment variable or the config file: command lines are visible to others"
+        if variable.name in FLAG_VARIABLES:  # a switch without a value
+            group.addoption(variable.flag, dest=variable.dest, action="store_true", help=f"{variable.name} {hint}")
+            continue
         group.addoption(
             variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.name} {hint}"
         )
@@ -132,18 +139,6 @@ def is_suite_mode(config: pytest.Config) -> bool:
         if path == PACKAGE_DIR or PACKAGE_DIR in path.parents:
             return True
     return False
-
-
-def strict_flag(config: pytest.Config) -> bool:
-    try:
-        if config.getoption("strict", None):
-            return True
-    except ValueError:
-        pass
-    try:
-        return bool(config.getini("strict"))
-    except (ValueError, KeyError):
-        return False
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -176,8 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not is_suite_mode(config):
         return
     workerinput = getattr(config, "workerinput", None)
-    options = {v.dest: config.getoption(v.dest, None) for v in VARIABLES if v.flag != "--strict"}
-    options["strict"] = strict_flag(config)
+    options = {v.dest: config.getoption(v.dest, None) for v in VARIABLES}
     try:
         settings = load_settings(
             options=options,
@@ -196,6 +190,7 @@ def pytest_configure(config: pytest.Config) -> None:
         controller=controller,
         runs_cases=not _is_xdist_controller(config),
         started_at=workerinput["qoder_started_at"] if workerinput else _now(),
+        verbosity=int(config.getoption("verbose", 0) or 0),
     )
     if settings.embedded:
         state.emulator_config = workerinput["qoder_emulator_config"] if workerinput else embedded_emulator_config()
@@ -283,7 +278,8 @@ def _target_ready(state: RunState) -> None:
         try:
             state.settings = state.settings.with_target(state.emulator.wait_ready())
         except HarnessError as error:
-            pytest.exit(_shown(state, str(error)), returncode=EMBEDDED_FAILED_EXIT_STATUS)
+            state.stop_reason = _shown(state, str(error))
+            pytest.exit(state.stop_reason, returncode=EMBEDDED_FAILED_EXIT_STATUS)
     state.ledger = Ledger(state.settings.reports_dir / LEDGER_NAME, state.settings)
     if state.controller or state.settings.embedded:
         assert state.redactor is not None
@@ -299,7 +295,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     junit.xml and the reports (with the preflight's findings) are written."""
     state = session.config.stash.get(RUN_KEY, None)
     if state is not None and state.preflight and not state.preflight.get("ok"):
-        pytest.exit(_shown(state, preflight.message(state.preflight)), returncode=PREFLIGHT_EXIT_STATUS)
+        state.stop_reason = _shown(state, preflight.message(state.preflight))
+        pytest.exit(state.stop_reason, returncode=PREFLIGHT_EXIT_STATUS)
 
 
 def _start_embedded(state: RunState) -> None:
@@ -307,7 +304,8 @@ def _start_embedded(state: RunState) -> None:
     try:
         state.emulator = EmbeddedEmulator(state.emulator_config, redact=state.redactor.text)
     except HarnessError as error:
-        pytest.exit(_shown(state, str(error)), returncode=EMBEDDED_FAILED_EXIT_STATUS)
+        state.stop_reason = _shown(state, str(error))
+        pytest.exit(state.stop_reason, returncode=EMBEDDED_FAILED_EXIT_STATUS)
 
 
 def _shown(state: RunState, text: str) -> str:
@@ -472,7 +470,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     if state is not None and case is not None:
         failing = case.checker.failures(strict=state.settings.strict)
         if failing:
-            raise ConformanceFailure(failure_text(case, failing))
+            raise ConformanceFailure("\n".join(mismatch.line() for mismatch in failing))
     return result
 
 
@@ -506,26 +504,31 @@ def exchange_lines(exchanges: list[evidence.Exchange]) -> list[str]:
 
 
 def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, case: CaseState) -> None:
-    """Update the case's verdict from one phase's report (and rewrite harness errors as errors)."""
+    """Update the case's verdict from one phase's report (the verdict itself is judge.case_verdict's), and give
+    pytest and JUnit the failure as text: the mismatch lines, not a traceback of our own hook."""
     strict = item.config.stash[RUN_KEY].settings.strict
     if report.skipped:
         reason = _skip_reason(report)
-        case.verdict, case.message = results.NOT_VERIFIED, reason
+        case.verdict, case.message = judge.case_verdict(judge.SKIPPED, case.requirements, [], strict=strict), reason
         if not reason.startswith("not verified"):
             case.message = f"not verified: {reason}"
         return
     if report.failed:
         excinfo = call.excinfo
-        is_mismatch = excinfo is not None and excinfo.errisinstance(AssertionError) and report.when == "call"
-        if is_mismatch:
-            case.verdict, case.message = results.FAIL, str(excinfo.value) if excinfo else ""
+        if excinfo is not None and excinfo.errisinstance(ConformanceFailure) and report.when == "call":
+            failing = case.checker.failures(strict=strict)
+            case.verdict = judge.case_verdict(judge.RAN, case.requirements, case.checker.mismatches, strict=strict)
+            case.message = str(excinfo.value)
+            report.longrepr = failure_text(case, failing)  # complete, for JUnit; the terminal may shorten it
+            report.qoder_brief = case.message  # type: ignore[attr-defined]
             return
         if case.verdict == results.ERROR:
             return  # the first error explains the case; a teardown error after it adds nothing
         what = f"{excinfo.typename}: {excinfo.value}" if excinfo is not None else str(report.longrepr)
         harness = excinfo is not None and excinfo.errisinstance(HarnessError)
         prefix = HARNESS_PREFIX if harness else "error in the case itself (not a conformance verdict)"
-        case.verdict, case.message = results.ERROR, f"{prefix}: {what}"
+        case.verdict = judge.case_verdict(judge.ERRORED, case.requirements, [], strict=strict)
+        case.message = f"{prefix}: {what}"
         if report.when == "call":
             report.when = "setup"  # pytest and JUnit count a failed setup as an error, never a failure
             if harness:
@@ -534,14 +537,8 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
                 )
         return
     if report.when == "call":
-        warnings = case.checker.warnings(strict=strict)
-        if warnings:
-            case.verdict = results.WARN
-            case.message = "\n".join(m.line() for m in warnings)
-        elif case.requirements and all(catalogue.get(r).level == "UNSPECIFIED" for r in case.requirements):
-            case.verdict = results.RECORDED
-        else:
-            case.verdict = results.PASS
+        case.verdict = judge.case_verdict(judge.RAN, case.requirements, case.checker.mismatches, strict=strict)
+        case.message = "\n".join(m.line() for m in case.checker.warnings(strict=strict))
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -601,11 +598,19 @@ def case_record(case: CaseState, verdict: str) -> results.CaseRecord:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after JUnit has taken the complete failure text
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect case records (in the controller they arrive from the workers as plain dicts)."""
+    """Collect case records (in the controller they arrive from the workers as plain dicts), and below -v shorten
+    a failure's terminal text to its mismatch lines (its exchanges are in the reports)."""
+    if not _ACTIVE_RUNS:
+        return
+    state = _ACTIVE_RUNS[-1]
     case = getattr(report, "qoder_case", None)
-    if isinstance(case, dict) and report.when == "teardown" and _ACTIVE_RUNS:
-        _ACTIVE_RUNS[-1].cases[case["nodeid"]] = case
+    if isinstance(case, dict) and report.when == "teardown":
+        state.cases[case["nodeid"]] = case
+    brief = getattr(report, "qoder_brief", None)
+    if isinstance(brief, str) and report.failed and state.verbosity < 1:
+        report.longrepr = terminal.brief_failure(brief)
 
 
 # The hook above gets no config; runs nest only under pytester (an inner in-process run), hence a stack.
@@ -652,6 +657,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _guarded(session, state, "writing the reports", lambda: _write_reports(session, state))
         if not state.report_paths:  # it broke before writing anything: reports without the case records, then
             _guarded(session, state, "writing the reports", lambda: _write_reports(session, state, with_cases=False))
+        _guarded(
+            session,
+            state,
+            "shortening the terminal's failure sections",
+            lambda: terminal.fold_case_sections(config, state.verbosity),
+        )
     if state.emulator is not None:
         _guarded(session, state, "stopping the embedded emulator", state.emulator.stop)
         state.emulator = None
@@ -716,12 +727,16 @@ def _write_reports(session: pytest.Session, state: RunState, *, with_cases: bool
         # redacted here, at the door of the reports.
         preflight=_redacted(state, state.preflight),
         cleanup=_redacted(state, state.cleanup),
+        embedded=settings.embedded,
+        interrupted=terminal.was_interrupted(session),
+        stop_reason=state.stop_reason,
     )
     try:
         from conformance import reporting
     except ImportError as error:
         state.notes.append(f"reports not written: conformance.reporting is not available ({error})")
         return
+    state.vetted = reporting.vet(run)  # judged once: the reports and the terminal footer all render this
     # The run's other files (pytest's junit.xml, the run's ledger) are scanned by the canary too; nothing else is.
     others = [session.config.option.xmlpath, getattr(state.ledger, "path", None)]
     hits = reporting.write_all(
@@ -730,6 +745,7 @@ def _write_reports(session: pytest.Session, state: RunState, *, with_cases: bool
         run_secrets(state),
         also_scan=[Path(path) for path in others if path],
         problems=state.problems,
+        vetted=state.vetted,
     )
     state.report_paths = [
         str(settings.reports_dir / name) for name in ("junit.xml", "report.html", "summary.json", "summary.md")
@@ -750,34 +766,21 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(RUN_KEY, None)
     if state is None or not state.controller or config.getoption("collectonly", False):
         return
-
-    def write(line: str) -> None:
-        terminalreporter.write_line(_shown(state, line))
-
     terminalreporter.section("Qoder Stop conformance")
-    cases = [results.CaseRecord(**case) for case in state.cases.values()]
-    verdicts = [v for v in results.requirement_verdicts(cases) if v.cases]
-    tally = results.counts(verdicts)
-    write(
-        f"requirements exercised: {len(verdicts)}  pass {tally['pass']}  FAIL {tally['fail']}  warn {tally['warn']}  "
-        f"recorded {tally['recorded']}  not verified {tally['not_verified']}  error {tally['error']}"
+    if state.vetted is not None:
+        verdicts, cases = state.vetted.verdicts, state.vetted.cases
+    else:  # no reports were written: judge the records here, the same way
+        cases = [results.CaseRecord(**case) for case in state.cases.values()]
+        verdicts = results.requirement_verdicts(cases, strict=state.settings.strict)
+    reports = [path for path in state.report_paths if os.path.exists(path)]
+    lines = terminal.footer(
+        verdicts,
+        cases,
+        cleanup_failed=state.cleanup.get("failed") or [],
+        notes=[f"preflight note: {note}" for note in state.preflight.get("notes", [])] + state.notes,
+        reports=reports,
+        reports_dir=str(state.settings.reports_dir),
+        verbose=state.verbosity,
     )
-    warned = [case for case in cases if case.verdict == results.WARN]
-    if warned:
-        write("warnings (SHOULD not met; --strict makes them failures):")
-        for case in warned:
-            write(f"  {case.nodeid}: " + case.message.replace("\n", "; "))
-    reasons = sorted({case.message for case in cases if case.verdict == results.NOT_VERIFIED})
-    if reasons:
-        write("not verified:")
-        for reason in reasons:
-            write(f"  {reason}")
-    failed_cleanup = state.cleanup.get("failed") or []
-    if failed_cleanup:
-        write(f"cleanup: {len(failed_cleanup)} item(s) may still be live: {json.dumps(failed_cleanup)}")
-    for note in state.preflight.get("notes", []):
-        write(f"preflight note: {note}")
-    for note in state.notes:
-        write(note)
-    if state.report_paths:
-        write("reports: " + ", ".join(path for path in state.report_paths if os.path.exists(path)))
+    for line in lines:
+        terminalreporter.write_line(_shown(state, line))

@@ -2,7 +2,8 @@
 
 Case verdicts: pass, fail (a MUST, or a SHOULD under --strict, was violated), warn (a SHOULD was not met),
 recorded (UNSPECIFIED: behaviour noted, nothing asserted), not_verified (an input was not configured), error
-(harness or provisioning broke). A requirement's verdict is the worst verdict of its cases, in the order below.
+(harness or provisioning broke). Both case and requirement verdicts are decided in conformance/judge.py: a
+requirement's verdict comes only from the checks recorded under it (see there).
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from conformance import catalogue
-
 PASS, FAIL, WARN, RECORDED, NOT_VERIFIED, ERROR = "pass", "fail", "warn", "recorded", "not_verified", "error"
-# Worst first: a requirement with one errored case is "error", whatever its other cases said.
+# Worst first (the order counts and tables list verdicts in).
 SEVERITY = (ERROR, FAIL, WARN, NOT_VERIFIED, RECORDED, PASS)
 
 
@@ -39,27 +38,18 @@ class RequirementVerdict:
     id: str
     level: str
     verdict: str
-    cases: list[str]
+    cases: list[str]  # every case that verifies it
     summary: str
+    cause: str = ""  # one line: its first own mismatch (fail, warn), or the error / not-verified reason
+    consequence_of: str | None = None  # the ID of the failed requirement this failure probably follows from
+    flagged_cases: list[str] = field(default_factory=list)  # the cases behind `verdict` (own mismatch, error, skip)
 
 
-def requirement_verdicts(cases: list[CaseRecord]) -> list[RequirementVerdict]:
-    """Every catalogue requirement with its verdict, in catalogue order; one with no case is not_verified."""
-    by_requirement: dict[str, list[CaseRecord]] = {rid: [] for rid in catalogue.requirements()}
-    for case in cases:
-        for rid in case.requirements:
-            by_requirement.setdefault(rid, []).append(case)
-    verdicts = []
-    for rid, its_cases in by_requirement.items():
-        requirement = catalogue.get(rid)
-        found = {case.verdict for case in its_cases}
-        verdict = next((v for v in SEVERITY if v in found), NOT_VERIFIED)
-        if requirement.level == "UNSPECIFIED" and verdict == PASS:
-            verdict = RECORDED
-        verdicts.append(
-            RequirementVerdict(rid, requirement.level, verdict, [c.nodeid for c in its_cases], requirement.summary)
-        )
-    return verdicts
+def requirement_verdicts(cases: list[CaseRecord], *, strict: bool = False) -> list[RequirementVerdict]:
+    """Every catalogue requirement with its verdict, in catalogue order (decided by conformance/judge.py)."""
+    from conformance import judge  # judge builds these records, so it imports this module
+
+    return judge.requirement_verdicts(cases, strict=strict)
 
 
 def counts(items: list[Any]) -> dict[str, int]:
@@ -84,6 +74,9 @@ class RunRecord:
     exit_status: int
     preflight: dict[str, Any] = field(default_factory=dict)  # e.g. {"clock_skew_s": 0.2, "checks": [...]}
     cleanup: dict[str, Any] = field(default_factory=dict)  # {"stopped": [...], "already_stopped": n, "failed": [...]}
+    embedded: bool = False  # the target was the bundled emulator this run started, not a server under test
+    interrupted: bool = False  # the run was cut short (Ctrl-C, -x / --maxfail): not every case ran
+    stop_reason: str = ""  # why the run stopped before its cases (failed preflight, embedded emulator failure)
 
     def requirement_verdicts(self) -> list[RequirementVerdict]:
-        return requirement_verdicts(self.cases)
+        return requirement_verdicts(self.cases, strict=self.strict)

@@ -166,7 +166,7 @@ def _one_round(mix: Mix, round_number: int, concurrency: int, provision, api, ch
         "STOP-CONC-LINEARIZABLE",
         verdict.linearizable,
         f"{where}: {concurrency} concurrent stops, then GET and {FOLLOW_UP_STOPS} graceful stops",
-        "an order of the calls that the transition table explains",
+        "an order the transition table explains",
         verdict.explanation or "explained",
     )
     _stopped_instants_agree(check, mix.initial, history, item.get("stopped_at"), where)

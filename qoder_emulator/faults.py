@@ -8,9 +8,11 @@ Adding a fault: write the wrong function in misimplementations.py and decorate i
 `@fault("name", "one-line description", seam="...", violates=("REQ-ID", ...))`. If it needs a seam that does not
 exist yet, add the seam to SEAMS and look it up with `overrides.pick(...)` at the place the real function is called.
 
-`violates` names the requirement(s) of the conformance catalogue the deviation breaks. They are plain strings (the
-emulator never imports the suite): the meta-test (tests/test_meta_faults.py) runs the suite against each fault and
-requires exactly these IDs among the failed ones, and docs/fault-table.md is generated from this registry.
+`violates` names the requirement(s) of the conformance catalogue the deviation breaks; `consequences` names those
+whose own checks may also fail because of it (a 400 where a stop was due also leaves the transition row unmet).
+They are plain strings (the emulator never imports the suite): the meta-test (tests/test_meta_faults.py) runs the
+suite against each fault and requires every `violates` ID among the failed requirements and nothing failed outside
+`violates` + `consequences`; docs/fault-table.md is generated from this registry.
 """
 
 from __future__ import annotations
@@ -53,12 +55,15 @@ class Fault:
     seam: str
     replacement: Callable[..., Any]
     violates: tuple[str, ...] = ()  # requirement IDs of the conformance catalogue this deviation breaks
+    consequences: tuple[str, ...] = ()  # requirement IDs whose own checks may fail as a consequence
 
 
 _REGISTRY: dict[str, Fault] = {}
 
 
-def fault(name: str, description: str, *, seam: str, violates: Iterable[str]) -> Callable[[F], F]:
+def fault(
+    name: str, description: str, *, seam: str, violates: Iterable[str], consequences: Iterable[str] = ()
+) -> Callable[[F], F]:
     """Register the decorated function as the replacement for `seam` when fault `name` is on."""
     if seam not in SEAMS:
         raise ValueError(f"fault {name!r}: unknown seam {seam!r}")
@@ -69,7 +74,7 @@ def fault(name: str, description: str, *, seam: str, violates: Iterable[str]) ->
     def register(function: F) -> F:
         if name in _REGISTRY:
             raise ValueError(f"fault {name!r} registered twice")
-        _REGISTRY[name] = Fault(name, description, seam, function, violated)
+        _REGISTRY[name] = Fault(name, description, seam, function, violated, tuple(consequences))
         return function
 
     return register

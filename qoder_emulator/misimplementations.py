@@ -27,6 +27,13 @@ from qoder_emulator.machine import ACTIVE, QUEUED, STARTING, STOPPED, STOPPING, 
     "force=false on starting/active goes straight to stopped",
     seam="machine.stop",
     violates=("STOP-TR-LIVE-GRACEFUL", "STOP-DRAIN"),
+    consequences=(
+        "STOP-BODY-OPTIONAL",
+        "STOP-BODY-GRACEFUL",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def stop_without_drain(
     item: WorkItem,
@@ -53,6 +60,14 @@ def stop_without_drain(
     "stop answers the new state but does not store it",
     seam="store.commit_stop",
     violates=("STOP-RESP-PERSISTED",),
+    consequences=(
+        "STOP-TR-STOPPING-CONFIRM",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-DRAIN",
+        "STOP-TS-STOPPED-AT",
+        "STOP-CONC-LINEARIZABLE",
+        "STOP-CONC-STOPPED-AT-ONCE",
+    ),
 )
 def commit_stop_forgotten(items: MutableMapping[str, WorkItem], new_item: WorkItem) -> None:
     """Builds the response from the new item but never writes it back (a missing save() call)."""
@@ -64,6 +79,13 @@ def commit_stop_forgotten(items: MutableMapping[str, WorkItem], new_item: WorkIt
     '{"force": false} is treated as a force stop',
     seam="app.stop_force",
     violates=("STOP-BODY-GRACEFUL",),
+    consequences=(
+        "STOP-TR-LIVE-GRACEFUL",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-TS-STOP-REQUESTED",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def force_if_key_present(body: Mapping[str, object], dialect: object) -> bool:
     """Checks whether the key is present instead of reading its value."""
@@ -75,6 +97,7 @@ def force_if_key_present(body: Mapping[str, object], dialect: object) -> bool:
     "a PAT in x-api-key is accepted like a Bearer token",
     seam="app.bearer_token",
     violates=("STOP-ERR-X-API-KEY",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def bearer_or_api_key(headers: Mapping[str, str]) -> str | None:
     """Copied from an SDK for the sibling API, where x-api-key is a valid credential."""
@@ -90,6 +113,7 @@ def bearer_or_api_key(headers: Mapping[str, str]) -> str | None:
     "an item is found through any environment's path (no environment check)",
     seam="store.find_item",
     violates=("STOP-ERR-NOT-FOUND-CROSS-ENV",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def find_item_by_id_only(items: Mapping[str, WorkItem], environment_id: str, work_id: str) -> WorkItem | None:
     """Work IDs are globally unique, so the environment in the path "need not" be checked."""
@@ -104,6 +128,7 @@ def find_item_by_id_only(items: Mapping[str, WorkItem], environment_id: str, wor
     "force=false on queued goes to stopping, as if a queued item had work to drain",
     seam="machine.stop",
     violates=("STOP-TR-QUEUED",),
+    consequences=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-RESP-PERSISTED", "STOP-TS-STOPPED-AT", "STOP-CONC-LINEARIZABLE"),
 )
 def stop_drains_every_live_item(
     item: WorkItem,
@@ -128,6 +153,7 @@ def stop_drains_every_live_item(
     "force=false on stopping answers stopping again (the confirming call is taken as a repeated request)",
     seam="machine.stop",
     violates=("STOP-TR-STOPPING-CONFIRM", "STOP-DRAIN"),
+    consequences=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-RESP-PERSISTED", "STOP-TS-STOPPED-AT", "STOP-CONC-LINEARIZABLE"),
 )
 def stop_graceful_is_idempotent_on_stopping(
     item: WorkItem,
@@ -156,6 +182,15 @@ def stop_graceful_is_idempotent_on_stopping(
     "force=false on a stopped item answers 409 instead of returning the stopped item",
     seam="machine.stop",
     violates=("STOP-TR-STOPPED-IDEMPOTENT",),
+    consequences=(
+        "STOP-BODY-OPTIONAL",
+        "STOP-BODY-GRACEFUL",
+        "STOP-RESP-OK",
+        "STOP-RESP-SCHEMA",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def stop_refuses_stopped(
     item: WorkItem,
@@ -180,6 +215,13 @@ def stop_refuses_stopped(
     "force=true on starting/active goes to stopping (force read as 'skip the wait', not 'skip the drain')",
     seam="machine.stop",
     violates=("STOP-TR-FORCE",),
+    consequences=(
+        "STOP-BODY-FORCE",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def stop_force_only_ends_a_drain(
     item: WorkItem,
@@ -205,6 +247,7 @@ def stop_force_only_ends_a_drain(
     "force=true on a stopping item returns it unchanged ('a stop is already in progress')",
     seam="machine.stop",
     violates=("STOP-TR-FORCE",),
+    consequences=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-TS-STOPPED-AT", "STOP-CONC-LINEARIZABLE"),
 )
 def stop_leaves_draining_items_alone(
     item: WorkItem,
@@ -236,6 +279,7 @@ def stop_leaves_draining_items_alone(
     "a graceful stop into stopped (queued, or the drain's confirmation) leaves stopped_at null",
     seam="machine.stop",
     violates=("STOP-TS-STOPPED-AT",),
+    consequences=("STOP-CONC-STOPPED-AT-ONCE",),
 )
 def stop_stamps_only_forced_stops(
     item: WorkItem,
@@ -313,6 +357,7 @@ def stop_without_request_time(
     "a stop of an already stopped item answers it with a new stopped_at (and stores it)",
     seam="machine.stop",
     violates=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-CONC-STOPPED-AT-ONCE"),
+    consequences=("STOP-TS-STOPPED-AT",),
 )
 def stop_always_stamps(
     item: WorkItem,
@@ -415,6 +460,7 @@ def stop_rebuilds_without_metadata(
     "a stop into stopped unlinks the item from its session (data.id becomes null)",
     seam="machine.stop",
     violates=("STOP-RESP-UNCHANGED-FIELDS",),
+    consequences=("STOP-RESP-SCHEMA",),
 )
 def stop_releases_session(
     item: WorkItem,
@@ -448,6 +494,17 @@ def _save(work_store: store.Store, new_item: WorkItem) -> None:
     "the stop is stored, but the answer is the item as it was loaded before the stop",
     seam="app.stop_item",
     violates=("STOP-RESP-PERSISTED",),
+    consequences=(
+        "STOP-TR-QUEUED",
+        "STOP-TR-LIVE-GRACEFUL",
+        "STOP-TR-STOPPING-CONFIRM",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-TR-FORCE",
+        "STOP-DRAIN",
+        "STOP-TS-STOPPED-AT",
+        "STOP-TS-STOP-REQUESTED",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 async def stop_answers_loaded_item(
     work_store: store.Store, environment_id: str, work_id: str, *, force: bool
@@ -466,6 +523,7 @@ AUDIT_WRITE_SECONDS = 0.05
     "stop reads the item, awaits an audit write, then saves what it computed: concurrent stops both see 'active'",
     seam="app.stop_item",
     violates=("STOP-CONC-LINEARIZABLE",),
+    consequences=("STOP-CONC-STOPPED-AT-ONCE",),
 )
 async def stop_read_then_write(work_store: store.Store, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
     """Read, compute, await something, write: each step locked on its own, the whole not atomic (a lost update)."""
@@ -490,6 +548,14 @@ async def stop_read_then_write(work_store: store.Store, environment_id: str, wor
     "a body without force (none, empty, {}) is a force stop",
     seam="app.stop_force",
     violates=("STOP-BODY-OPTIONAL", "STOP-BODY-GRACEFUL"),
+    consequences=(
+        "STOP-TR-LIVE-GRACEFUL",
+        "STOP-DRAIN",
+        "STOP-RESP-PERSISTED",
+        "STOP-TS-STOPPED-AT",
+        "STOP-TS-STOP-REQUESTED",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def force_unless_told_otherwise(body: Mapping[str, object], dialect: object) -> bool:
     """Reads the endpoint's name as the default: a stop stops, unless the caller asks for a graceful one."""
@@ -504,6 +570,21 @@ def force_unless_told_otherwise(body: Mapping[str, object], dialect: object) -> 
     "a body without force (none, empty, {}) is refused: 400 'Missing required field: force'",
     seam="app.stop_force",
     violates=("STOP-BODY-OPTIONAL", "STOP-BODY-GRACEFUL"),
+    consequences=(
+        "STOP-TR-QUEUED",
+        "STOP-TR-LIVE-GRACEFUL",
+        "STOP-TR-STOPPING-CONFIRM",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-DRAIN",
+        "STOP-RESP-OK",
+        "STOP-RESP-SCHEMA",
+        "STOP-RESP-PERSISTED",
+        "STOP-RESP-UNCHANGED-FIELDS",
+        "STOP-TS-STOPPED-AT",
+        "STOP-TS-STOP-REQUESTED",
+        "STOP-ERR-NOT-FOUND-WORK",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def force_is_mandatory(body: Mapping[str, object], dialect: object) -> bool:
     """Validates the body against a schema that lists force as required."""
@@ -520,6 +601,7 @@ def force_is_mandatory(body: Mapping[str, object], dialect: object) -> bool:
     '{"force": true} is not read as force (the value is compared with the string "true")',
     seam="app.stop_force",
     violates=("STOP-BODY-FORCE", "STOP-TR-FORCE"),
+    consequences=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-RESP-PERSISTED", "STOP-TS-STOPPED-AT", "STOP-CONC-LINEARIZABLE"),
 )
 def force_from_form_value(body: Mapping[str, object], dialect: object) -> bool:
     """Written for a form or query parameter, where every value is a string."""
@@ -531,6 +613,19 @@ def force_from_form_value(body: Mapping[str, object], dialect: object) -> bool:
     "an empty body is handed to the JSON parser and refused as 'not valid JSON'",
     seam="app.parse_json_body",
     violates=("STOP-BODY-OPTIONAL",),
+    consequences=(
+        "STOP-TR-QUEUED",
+        "STOP-TR-LIVE-GRACEFUL",
+        "STOP-TR-STOPPING-CONFIRM",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-RESP-OK",
+        "STOP-RESP-SCHEMA",
+        "STOP-RESP-PERSISTED",
+        "STOP-RESP-UNCHANGED-FIELDS",
+        "STOP-TS-STOPPED-AT",
+        "STOP-TS-STOP-REQUESTED",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def parse_every_body(raw: bytes, content_type: str | None, dialect: object) -> Any:
     """Parses whatever arrived, forgetting that the body is optional."""
@@ -545,6 +640,7 @@ def parse_every_body(raw: bytes, content_type: str | None, dialect: object) -> A
     "a body that is not valid JSON is read as {} (a graceful stop) instead of refused",
     seam="app.parse_json_body",
     violates=("STOP-ERR-INVALID-JSON",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def parse_leniently(raw: bytes, content_type: str | None, dialect: object) -> Any:
     """'Be liberal in what you accept': a body that does not parse is treated as no body."""
@@ -654,6 +750,7 @@ def status_with_item_type_typo(error: Exception) -> tuple[int, str]:
     "a request without a usable token acts as the first principal (a local-development default left on)",
     seam="store.authenticate",
     violates=("STOP-ERR-UNAUTHENTICATED",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def authenticate_with_dev_fallback(config: EmulatorConfig, token: str | None) -> Principal:
     owner = config.token_owner(token) if token else None
@@ -670,6 +767,7 @@ def authenticate_with_dev_fallback(config: EmulatorConfig, token: str | None) ->
     "an expired PAT is accepted (only whether the token exists is checked)",
     seam="store.authenticate",
     violates=("STOP-ERR-EXPIRED-PAT",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def authenticate_ignoring_expiry(config: EmulatorConfig, token: str | None) -> Principal:
     if not token:
@@ -704,6 +802,7 @@ def authenticate_expired_as_forbidden(config: EmulatorConfig, token: str | None)
     "the token is the last word of Authorization whatever the scheme ('Token <PAT>' is accepted)",
     seam="app.bearer_token",
     violates=("STOP-ERR-UNAUTHENTICATED",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def last_word_of_authorization(headers: Mapping[str, str]) -> str | None:
     words = headers.get("authorization", "").split()
@@ -715,6 +814,7 @@ def last_word_of_authorization(headers: Mapping[str, str]) -> str | None:
     "any authenticated caller may use any environment (the owner is never compared)",
     seam="store.environment_for",
     violates=("STOP-ERR-FORBIDDEN",),
+    consequences=("STOP-ERR-ENVELOPE",),
 )
 def environment_without_owner_check(
     config: EmulatorConfig, principal: Principal, environment_id: str, *, self_hosted: bool = True
@@ -798,6 +898,14 @@ def find_item_forbidding_other_environment(
     "a successful stop is answered 202 Accepted (the stop is 'asynchronous')",
     seam="app.stop_response",
     violates=("STOP-RESP-OK",),
+    consequences=(
+        "STOP-BODY-OPTIONAL",
+        "STOP-BODY-GRACEFUL",
+        "STOP-BODY-FORCE",
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-RESP-PERSISTED",
+        "STOP-CONC-LINEARIZABLE",
+    ),
 )
 def accepted_response(body: dict[str, Any]) -> Response:
     return JSONResponse(body, status_code=202)
@@ -818,6 +926,12 @@ def text_response(body: dict[str, Any]) -> Response:
     "the stop answer leaves out null fields (response_model_exclude_none), e.g. stopped_at while live",
     seam="app.stop_response",
     violates=("STOP-RESP-SCHEMA",),
+    consequences=(
+        "STOP-TR-STOPPED-IDEMPOTENT",
+        "STOP-RESP-PERSISTED",
+        "STOP-RESP-UNCHANGED-FIELDS",
+        "STOP-TS-STOPPED-AT",
+    ),
 )
 def response_without_nulls(body: dict[str, Any]) -> Response:
     return JSONResponse({name: value for name, value in body.items() if value is not None})
@@ -828,6 +942,7 @@ def response_without_nulls(body: dict[str, Any]) -> Response:
     "timestamps are rendered by isoformat() of naive UTC datetimes: no Z, no offset (not RFC 3339)",
     seam="machine.to_json",
     violates=("STOP-RESP-SCHEMA",),
+    consequences=("STOP-TS-STOPPED-AT", "STOP-TS-STOP-REQUESTED", "STOP-CONC-STOPPED-AT-ONCE"),
 )
 def to_json_with_naive_timestamps(item: WorkItem) -> dict[str, object]:
     """The datetime.utcnow() habit: the zone is dropped before rendering."""
@@ -859,6 +974,17 @@ def to_json_with_naive_timestamps(item: WorkItem) -> dict[str, object]:
     'errors are answered {"type": "<error_type>", "message": ...} (the inner error object is missing)',
     seam="app.error_response",
     violates=("STOP-ERR-ENVELOPE",),
+    consequences=(
+        "STOP-ERR-INVALID-JSON",
+        "STOP-ERR-NOT-SELF-HOSTED",
+        "STOP-ERR-UNAUTHENTICATED",
+        "STOP-ERR-X-API-KEY",
+        "STOP-ERR-EXPIRED-PAT",
+        "STOP-ERR-FORBIDDEN",
+        "STOP-ERR-NOT-FOUND-ENV",
+        "STOP-ERR-NOT-FOUND-WORK",
+        "STOP-ERR-NOT-FOUND-CROSS-ENV",
+    ),
 )
 def flat_error(status: int, error_type: str, message: str, param: str | None = None) -> Response:
     return JSONResponse({"type": error_type, "message": message}, status_code=status)

@@ -83,7 +83,7 @@ def test_precedence_option_environment_file_default(variable, tmp_path: Path) ->
     (opt, opt_parsed), (env, env_parsed), (fil, fil_parsed) = SPECIAL.get(variable.name, VALUES[variable.kind])
     base = dict(REMOTE)
     base.pop(variable.name, None)
-    option_dest = "strict" if variable.name == "QODER_STRICT" else variable.dest
+    option_dest = variable.dest
 
     everywhere = load(tmp_path, options={option_dest: opt}, environ={**base, variable.name: env},
                       file_values={variable.key: fil})  # fmt: skip

@@ -1,5 +1,10 @@
-"""The suite proves itself: every fault of the emulator is caught under the requirement it violates, and no
-conforming dialect raises a false alarm.
+"""The suite proves itself: every fault of the emulator is caught under the requirement it violates and blamed
+on nothing else, and no conforming dialect raises a false alarm.
+
+Exactness: against a fault, the failed requirements of summary.json are the fault's `violates` (every one of them)
+plus, at most, the `consequences` it declares (requirements whose own checks also see the broken rule: a 400 where a
+stop was due leaves the transition row unmet too). A consequence may or may not show, depending on which cases meet
+it; a requirement outside both lists never fails, and an UNSPECIFIED requirement never fails at all.
 
 Each case runs the whole conformance suite as a subprocess, over loopback sockets, against `python -m qoder_emulator`
 started with one `--fault NAME` or one pairwise combination of `--dialect NAME=VALUE` (tools/fault_table.py does
@@ -50,11 +55,28 @@ def test_every_fault_names_must_requirements_of_the_catalogue():
     assert {name: ids for name, ids in wrong.items() if ids} == {}
 
 
+def test_fault_consequences_are_other_judged_requirements_of_the_catalogue():
+    requirements = catalogue.requirements()
+    wrong = {
+        name: [
+            rid
+            for rid in fault.consequences
+            if rid not in requirements or requirements[rid].level == "UNSPECIFIED" or rid in fault.violates
+        ]
+        for name, fault in REGISTRY.items()
+    }
+    assert {name: ids for name, ids in wrong.items() if ids} == {}
+
+
 def test_dialect_runs_cover_every_pair_of_values():
     for (a, a_values), (b, b_values) in _pairs():
         for a_value in a_values:
             for b_value in b_values:
                 assert any(row[a] == a_value and row[b] == b_value for row in DIALECT_RUNS), (a, a_value, b, b_value)
+
+
+def _unspecified(ids: list[str]) -> list[str]:
+    return [rid for rid in ids if catalogue.get(rid).level == "UNSPECIFIED"]
 
 
 def _pairs():
@@ -67,16 +89,23 @@ def _pairs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(REGISTRY))
-def test_fault_is_caught_under_the_requirement_it_violates(name: str, tmp_path: Path) -> None:
-    violates = REGISTRY[name].violates
+def test_fault_is_caught_under_exactly_the_requirements_it_violates(name: str, tmp_path: Path) -> None:
+    violates, consequences = REGISTRY[name].violates, REGISTRY[name].consequences
     run = fault_table.run_suite(name, "fault", ["--fault", name], tmp_path / "reports")
     _save(run)
     assert run.exit_status not in (0, None), f"fault {name} was not caught: the suite passed\n{run.explain()}"
-    missing = [rid for rid in violates if rid not in run.caught]
+    missing = [rid for rid in violates if rid not in run.caught or rid not in run.failed]
     assert not missing, (
-        f"fault {name} violates {', '.join(violates)}, but no failed case has a MUST mismatch on "
-        f"{', '.join(missing)}\n{run.explain()}"
+        f"fault {name} violates {', '.join(violates)}, but {', '.join(missing)} did not fail on a MUST mismatch "
+        f"of its own\n{run.explain()}"
     )
+    blamed = [rid for rid in run.failed if rid not in violates and rid not in consequences]
+    assert not blamed, (
+        f"fault {name} violates {', '.join(violates)} (consequences: {', '.join(consequences) or 'none'}), but "
+        f"the summary also fails {', '.join(blamed)}\n{run.explain()}"
+    )
+    assert _unspecified(run.failed) == [], f"an UNSPECIFIED requirement failed\n{run.explain()}"
+    assert run.errored == [], f"cases errored against fault {name}\n{run.explain()}"
 
 
 @pytest.mark.slow
@@ -86,4 +115,21 @@ def test_conforming_dialect_passes(dialect: dict[str, str], tmp_path: Path) -> N
     run = fault_table.run_suite(label, "dialect", fault_table.dialect_args(dialect), tmp_path / "reports")
     _save(run)
     assert run.failed_cases == [] and run.errored == [], f"false alarm on a conforming dialect\n{run.explain()}"
+    assert run.failed == [] and _unspecified(run.failed) == [], f"a requirement failed\n{run.explain()}"
     assert run.exit_status == 0, f"the suite exited {run.exit_status} on a conforming dialect\n{run.explain()}"
+
+
+TERMINAL_BUDGET = 100  # lines a vendor reads for one broken rule (it was ~3,800)
+
+
+@pytest.mark.slow
+def test_one_broken_rule_prints_one_line_per_failed_requirement(tmp_path: Path) -> None:
+    name = "stop-drops-metadata"
+    run = fault_table.run_suite(name, "fault", ["--fault", name], tmp_path / "reports", quiet=False)
+    lines = run.output.splitlines()
+    assert run.exit_status == 1 and len(lines) <= TERMINAL_BUDGET, f"{len(lines)} lines\n{run.output}"
+    footer = [line for line in lines if line.startswith("FAIL STOP-")]
+    assert len(footer) == 1 and footer[0].startswith("FAIL STOP-RESP-UNCHANGED-FIELDS (MUST): metadata"), run.output
+    assert " cases · repro " in footer[0] and footer[0].endswith(".sh")  # written whole, not cut at 80 columns
+    assert any(line.startswith("full evidence") and "report.html" in line for line in lines)
+    assert "pytest_runtest_call" not in run.output and "Traceback" not in run.output

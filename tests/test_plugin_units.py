@@ -147,17 +147,23 @@ def test_verdicts_errors_and_junit_properties(suite: pytest.Pytester) -> None:
     assert {name: props["verdict"] for name, props in properties.items()} == verdicts
     assert properties["test_warn"] == {"requirement": "STOP-OPEN-FORCE-TYPE", "level": "SHOULD", "verdict": "warn"}
     output = result.stdout.str()
-    assert "[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'" in output
+    assert "FAIL STOP-TR-QUEUED (MUST): state: expected 'stopped', observed 'queued' · 1 case · repro " in output
     assert "harness error (not a conformance verdict): TargetUnreachable" in output
-    assert "warnings (SHOULD not met" in output and "not verified: QODER_EXPIRED_PAT is not configured" in output
+    assert "warn STOP-OPEN-FORCE-TYPE (SHOULD): status: expected 400, observed 200" in output
+    assert "not verified:\n  QODER_EXPIRED_PAT is not configured" in output
+    assert "pytest_runtest_call" not in output and "Traceback" not in output
     junit = (suite.path / "reports" / "junit.xml").read_text()
     assert "<error" in junit and junit.count("<failure") == 1
+    failure = ElementTree.parse(suite.path / "reports" / "junit.xml").getroot().find(".//failure")
+    assert failure is not None and failure.text is not None
+    assert failure.text.startswith("[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'\n")
+    assert "exchanges:" in failure.text and "pytest_runtest_call" not in failure.text  # complete, no traceback
     ledger = (suite.path / "reports" / "ledger.jsonl").read_text().splitlines()
     assert len(ledger) == 1 and summary["cleanup"]["discarded"] == [json.loads(ledger[0])["work_id"]]
 
 
 def test_strict_turns_should_mismatches_into_failures(suite: pytest.Pytester) -> None:
-    result, summary, _ = run_verdicts(suite, "--strict", "-k", "warn or pass")
+    result, summary, _ = run_verdicts(suite, "--qoder-strict", "-k", "warn or pass")
     result.assert_outcomes(passed=1, failed=1)
     assert {case["verdict"] for case in summary["cases"]} == {"pass", "fail"}
 
@@ -252,3 +258,75 @@ def test_each_case_s_live_items_are_force_stopped_after_it(suite: pytest.Pyteste
     cleanup = json.loads((reports / "summary.json").read_text())["cleanup"]
     ledger = [json.loads(line)["work_id"] for line in (reports / "ledger.jsonl").read_text().splitlines()]
     assert cleanup["stopped"] == ledger and cleanup["failed"] == [] and cleanup["discarded"] == []
+
+
+SEVERAL = """
+import pytest
+
+@pytest.mark.req("STOP-TR-FORCE", "STOP-RESP-OK", "STOP-OPEN-FORCE-NULL")
+def test_one_of_three_fails(check):
+    check.equal("STOP-TR-FORCE", "state", "stopped", "stopped")
+    check.equal("STOP-RESP-OK", "response status", 200, 202)
+    check.observe("STOP-OPEN-FORCE-NULL", "status", 200)
+
+@pytest.mark.req("STOP-DRAIN")
+def test_bare_assert(check):
+    assert 1 == 2, "an assertion outside the checker"
+"""
+
+
+def test_a_case_fails_only_the_requirement_whose_check_failed(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_several=SEVERAL)
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports))
+    summary = json.loads((reports / "summary.json").read_text())
+    verdicts = {r["id"]: r for r in summary["requirements"]}
+    assert verdicts["STOP-RESP-OK"]["verdict"] == "fail"
+    assert verdicts["STOP-RESP-OK"]["cause"] == "[STOP-RESP-OK MUST] response status: expected 200, observed 202"
+    assert verdicts["STOP-TR-FORCE"]["verdict"] == "pass"
+    assert verdicts["STOP-OPEN-FORCE-NULL"]["verdict"] == "recorded"
+    # A bare assert names no requirement: an error of the case, never a FAIL of STOP-DRAIN.
+    assert verdicts["STOP-DRAIN"]["verdict"] == "error"
+    result.assert_outcomes(failed=1, errors=1)
+    output = result.stdout.str()
+    assert "FAIL STOP-RESP-OK (MUST): response status: expected 200, observed 202 · 1 case" in output
+    assert "FAIL STOP-TR-FORCE" not in output and "error in the case itself" in output
+
+
+def test_verbose_prints_each_failure_with_its_exchanges_and_default_only_the_footer(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_verdicts=VERDICTS)
+    reports = suite.path / "reports"
+    plugin = ("-p", "conformance.plugin", "--qoder-suite", "--reports-dir", str(reports), "-k", "test_fail")
+    quiet = suite.runpytest_subprocess(*plugin).stdout.str()
+    assert "exchanges:" not in quiet and "_ test_fail _" not in quiet
+    verbose = suite.runpytest_subprocess(*plugin, "-v").stdout.str()
+    assert (
+        "_ test_fail _" in verbose and "[STOP-TR-QUEUED MUST] state: expected 'stopped', observed 'queued'" in verbose
+    )
+    assert "exchanges:" in verbose and "pytest_runtest_call" not in verbose
+    short = suite.runpytest_subprocess(*plugin, "--tb=short").stdout.str()  # an explicit --tb keeps the sections
+    assert "_ test_fail _" in short and "exchanges:" not in short and "-v, junit.xml or report.html" in short
+
+
+def test_terminal_footer_and_brief_failure_are_bounded() -> None:
+    from conformance import terminal
+    from conformance.results import CaseRecord, RequirementVerdict
+
+    brief = terminal.brief_failure("\n".join(f"[STOP-TR-FORCE MUST] step {i}: " + "x" * 1000 for i in range(50)))
+    lines = brief.splitlines()
+    assert len(lines) == terminal.MAX_BRIEF_LINES + 2 and all(len(line) <= terminal.MAX_LINE for line in lines)
+    cause = "[STOP-TS-STOPPED-AT MUST] " + "y" * 900
+    verdict = RequirementVerdict("STOP-TS-STOPPED-AT", "MUST", "fail", ["c::a"], "s", cause, "STOP-TR-FORCE", ["c::a"])
+    errored = [CaseRecord(f"c::e{i}", ["STOP-DRAIN"], "error", "harness error: boom\ntraceback") for i in range(40)]
+    footer = terminal.footer([verdict], errored, reports=["r/report.html"], reports_dir="r")
+    assert footer[1].startswith("FAIL STOP-TS-STOPPED-AT (MUST), probably a consequence of STOP-TR-FORCE: yyy")
+    assert footer[1].endswith("… · 1 case") and len(footer[1]) <= terminal.MAX_CAUSE + 100
+    assert len(footer) < 25 and "  … and 30 more (-v lists them all)" in footer
+
+
+def test_a_run_stopped_by_maxfail_is_recorded_as_interrupted(suite: pytest.Pytester) -> None:
+    result, summary, _ = run_verdicts(suite, "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary["interrupted"] is True and summary["target"]["embedded"] is True
+    markdown = (suite.path / "reports" / "summary.md").read_text()
+    assert markdown.startswith("## Qoder Stop conformance: INTERRUPTED (FAIL so far) (exit status 1)")

@@ -16,12 +16,22 @@ from typing import Any
 
 import pytest
 
-from conformance import catalogue
+from conformance import catalogue, judge
 from conformance.evidence import READ_BACK, SETUP, UNDER_TEST, Exchange
-from conformance.reporting import repro, summary, write_all
+from conformance.reporting import markdown, repro, summary, verify, write_all
 from conformance.reporting.cases import safe_name
 from conformance.reporting.sample import ENVIRONMENT, INVALID_UTF8, OLD_ITEM, TARGET, sample_run
-from conformance.results import FAIL, CaseRecord
+from conformance.results import (
+    ERROR,
+    FAIL,
+    NOT_VERIFIED,
+    PASS,
+    RECORDED,
+    WARN,
+    CaseRecord,
+    RequirementVerdict,
+    RunRecord,
+)
 
 FORCE_CASE = "conformance/test_stop_transitions.py::test_transition[force-active]"
 UTF8_CASE = "conformance/test_stop_errors.py::test_body_not_valid_json[invalid-utf8]"
@@ -64,7 +74,7 @@ def test_summary_json_fields_verdicts_and_digest(reports: Path) -> None:
     assert document["suite"]["version"] == "0.1.0"
     assert document["spec"]["digest"] == catalogue.spec_digest()
     assert {f["name"] for f in document["spec"]["files"]} == {"api-reference.md", "stop-work-item.txt"}
-    assert document["target"] == {"base_url": TARGET, "provisioner": "hook"}
+    assert document["target"] == {"base_url": TARGET, "provisioner": "hook", "embedded": False}
     assert document["exit_status"] == 1
     verdicts = {r["id"]: r["verdict"] for r in document["requirements"]}
     assert list(verdicts) == list(catalogue.requirements())
@@ -104,8 +114,9 @@ def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
     text = (reports / "summary.md").read_text()
     assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
     assert "| requirements | 0 | 2 | 1 | 1 | 5 | 27 |" in text
-    for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE", "STOP-ERR-EXPIRED-PAT"):
+    for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE"):
         assert f"**{rid}**" in text
+    assert "| **STOP-TR-FORCE** | MUST | 1 | state: expected 'stopped', observed 'stopping' |" in text
     assert "QODER\\_EXPIRED\\_PAT is not configured" in text
     assert "[report.html](report.html)" in text
 
@@ -318,3 +329,210 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path: Path, mon
         files.write_atomic(target, "new run, half written")
     assert target.read_text() == "previous run"
     assert [path.name for path in tmp_path.iterdir()] == ["summary.json"]
+
+
+# --- precise verdicts (conformance/judge.py) ---------------------------------------------------------------------
+
+TRANSITION_CASE = "conformance/test_stop_transitions.py::test_stop_transition[STOP-TR-FORCE-active-force-true]"
+FIVE = ["STOP-TR-FORCE", "STOP-BODY-FORCE", "STOP-RESP-OK", "STOP-RESP-SCHEMA", "STOP-OPEN-STOP-REQUESTED-AT"]
+
+
+def _mismatch(requirement: str, what: str = "state") -> dict[str, Any]:
+    level = catalogue.get(requirement).level
+    return {"requirement": requirement, "level": level, "what": what, "expected": "'a'", "observed": "'b'"}
+
+
+def _judged(*cases: CaseRecord, strict: bool = False) -> dict[str, RequirementVerdict]:
+    return {v.id: v for v in judge.requirement_verdicts(list(cases), strict=strict)}
+
+
+def test_a_case_verifying_five_requirements_fails_only_the_one_whose_check_failed() -> None:
+    case = CaseRecord(TRANSITION_CASE, FIVE, FAIL, mismatches=[_mismatch("STOP-RESP-SCHEMA", "Work item schema")])
+    verdicts = _judged(case)
+    assert {rid: verdicts[rid].verdict for rid in FIVE} == {
+        "STOP-TR-FORCE": PASS,
+        "STOP-BODY-FORCE": PASS,
+        "STOP-RESP-OK": PASS,
+        "STOP-RESP-SCHEMA": FAIL,
+        "STOP-OPEN-STOP-REQUESTED-AT": RECORDED,
+    }
+    schema = verdicts["STOP-RESP-SCHEMA"]
+    assert schema.cause == "[STOP-RESP-SCHEMA MUST] Work item schema: expected 'a', observed 'b'"
+    assert schema.flagged_cases == [TRANSITION_CASE] and schema.consequence_of is None
+    assert verdicts["STOP-TR-FORCE"].cause == "" and verdicts["STOP-DRAIN"].verdict == NOT_VERIFIED
+
+
+def test_an_unspecified_requirement_is_recorded_whatever_its_case_did() -> None:
+    failed = CaseRecord(
+        "c::failed", ["STOP-TR-FORCE", "STOP-OPEN-FORCE-ON-STOPPED"], FAIL, mismatches=[_mismatch("STOP-TR-FORCE")]
+    )
+    errored = CaseRecord("c::errored", ["STOP-OPEN-STOP-REQUESTED-AT"], ERROR, "harness error: hook answered 500")
+    skipped = CaseRecord("c::skipped", ["STOP-OPEN-FORCE-NULL"], NOT_VERIFIED, "not verified: no input")
+    verdicts = _judged(failed, errored, skipped)
+    assert verdicts["STOP-OPEN-FORCE-ON-STOPPED"].verdict == RECORDED
+    assert verdicts["STOP-OPEN-STOP-REQUESTED-AT"].verdict == RECORDED  # the error stays on the case
+    assert verdicts["STOP-OPEN-FORCE-NULL"].verdict == NOT_VERIFIED  # nothing ran for it
+    assert judge.case_verdict(judge.RAN, ["STOP-OPEN-FORCE-NULL"], [], strict=True) == RECORDED
+
+
+def test_an_errored_case_leaves_its_requirements_error_never_fail() -> None:
+    errored = CaseRecord("c::errored", ["STOP-TR-QUEUED", "STOP-RESP-OK"], ERROR, "harness error: timeout\nmore")
+    failed = CaseRecord("c::failed", ["STOP-RESP-OK"], FAIL, mismatches=[_mismatch("STOP-RESP-OK", "status")])
+    verdicts = _judged(errored, failed)
+    assert verdicts["STOP-TR-QUEUED"].verdict == ERROR
+    assert verdicts["STOP-TR-QUEUED"].cause == "c::errored: harness error: timeout …"
+    assert verdicts["STOP-RESP-OK"].verdict == FAIL  # its own mismatch stands, whatever broke elsewhere
+
+
+def test_should_mismatches_warn_and_fail_only_under_strict() -> None:
+    case = CaseRecord(
+        "c::warn", ["STOP-OPEN-CHARSET", "STOP-RESP-OK"], WARN, mismatches=[_mismatch("STOP-OPEN-CHARSET")]
+    )
+    assert _judged(case)["STOP-OPEN-CHARSET"].verdict == WARN
+    assert _judged(case, strict=True)["STOP-OPEN-CHARSET"].verdict == FAIL
+    assert _judged(case)["STOP-RESP-OK"].verdict == PASS
+
+
+def test_one_fault_under_several_requirements_is_ordered_by_likely_cause() -> None:
+    both = [
+        _mismatch("STOP-RESP-SCHEMA", "schema"),
+        _mismatch("STOP-TS-STOPPED-AT", "stopped_at"),
+        _mismatch("STOP-TR-FORCE"),
+    ]
+    first = CaseRecord("c::one", ["STOP-TR-FORCE", "STOP-TS-STOPPED-AT", "STOP-RESP-SCHEMA"], FAIL, mismatches=both)
+    second = CaseRecord("c::two", ["STOP-TR-FORCE", "STOP-TS-STOPPED-AT", "STOP-RESP-SCHEMA"], FAIL, mismatches=both)
+    alone = CaseRecord("c::three", ["STOP-RESP-SCHEMA"], FAIL, mismatches=[_mismatch("STOP-RESP-SCHEMA", "schema")])
+    verdicts = _judged(first, second)
+    assert verdicts["STOP-TR-FORCE"].consequence_of is None
+    assert verdicts["STOP-TS-STOPPED-AT"].consequence_of == "STOP-TR-FORCE"
+    assert verdicts["STOP-RESP-SCHEMA"].consequence_of == "STOP-TR-FORCE"
+    failed = [v for v in verdicts.values() if v.verdict == FAIL]
+    assert [v.id for v in judge.by_likely_cause(failed)] == ["STOP-TR-FORCE", "STOP-TS-STOPPED-AT", "STOP-RESP-SCHEMA"]
+    # A requirement that also fails where the transition held is a cause of its own.
+    assert _judged(first, second, alone)["STOP-RESP-SCHEMA"].consequence_of is None
+
+
+def test_the_cause_is_the_most_readable_own_mismatch_and_its_case_comes_first() -> None:
+    long = _mismatch("STOP-TR-FORCE", "example 3 [provision queued -> ack -> ack -> heartbeat -> stop]: state")
+    model = CaseRecord("c::model", ["STOP-TR-FORCE"], FAIL, mismatches=[long])
+    single = CaseRecord("c::single", ["STOP-TR-FORCE"], FAIL, mismatches=[_mismatch("STOP-TR-FORCE")])
+    verdict = _judged(model, single)["STOP-TR-FORCE"]
+    assert verdict.cause == "[STOP-TR-FORCE MUST] state: expected 'a', observed 'b'"
+    assert verdict.flagged_cases == ["c::single", "c::model"]
+
+
+def test_a_multi_line_observation_keeps_its_first_line_in_the_cause() -> None:
+    mismatch = {**_mismatch("STOP-CONC-LINEARIZABLE", "8 concurrent stops"), "observed": "no order explains\ntable"}
+    case = CaseRecord("c::conc", ["STOP-CONC-LINEARIZABLE"], FAIL, mismatches=[mismatch])
+    assert _judged(case)["STOP-CONC-LINEARIZABLE"].cause.endswith("observed no order explains …")
+
+
+# --- summary.md --------------------------------------------------------------------------------------------------
+
+
+def _huge_run() -> RunRecord:
+    run = sample_run()
+    noise = "x" * 5000
+    for index in range(300):
+        rid = list(catalogue.requirements())[index % 28]
+        run.cases.append(
+            CaseRecord(f"conformance/test_big.py::test_{index}_{noise[:200]}", [rid], FAIL, noise, [_mismatch(rid)])
+        )
+        run.cases.append(CaseRecord(f"c::skip{index}", ["STOP-DRAIN"], NOT_VERIFIED, f"not verified: {index} {noise}"))
+    run.cleanup["failed"] = [{"id": f"work_{index}", "error": noise} for index in range(500)]
+    run.stop_reason = noise * 100
+    return run
+
+
+def test_summary_md_stays_under_64_kb_whatever_happens(reports: Path) -> None:
+    write_all(_huge_run(), reports, {})
+    data = (reports / "summary.md").read_bytes()
+    assert len(data) <= 64 * 1024
+    text = data.decode("utf-8")
+    assert "… and " in text and "more" in text and "[report.html](report.html)" in text
+    assert "observed" not in text.split("### Failed requirements")[0]  # no exchange, no evidence above the table
+
+
+def test_summary_md_cuts_at_the_cap_with_and_n_more() -> None:
+    text = markdown.fit(["# head"], [f"line {i} " + "y" * 100 for i in range(1000)], ["tail"], 4096)
+    assert len(text.encode()) <= 4096 and text.endswith("tail") and "more line(s)" in text
+
+
+def test_summary_md_says_why_a_run_stopped_early(reports: Path) -> None:
+    preflight = sample_run(failing=False)
+    preflight.cases, preflight.exit_status = [], 4
+    preflight.preflight = {"ok": False, "problems": ["GET http://127.0.0.1:9/: connection refused"]}
+    write_all(preflight, reports, {})
+    text = (reports / "summary.md").read_text()
+    assert text.startswith("## Qoder Stop conformance: NOT TESTED (preflight failed) (exit status 4)")
+    assert "**Preflight failed**" in text and "connection refused" in text
+
+    interrupted = sample_run(failing=False)
+    interrupted.exit_status, interrupted.interrupted = 2, True
+    write_all(interrupted, reports, {})
+    text = (reports / "summary.md").read_text()
+    assert text.startswith("## Qoder Stop conformance: INTERRUPTED") and "**Interrupted**" in text
+
+    emulator = sample_run(failing=False)
+    emulator.cases, emulator.exit_status, emulator.embedded = [], 3, True
+    emulator.stop_reason = "the embedded emulator did not start: port in use"
+    write_all(emulator, reports, {})
+    text = (reports / "summary.md").read_text()
+    assert "NOT TESTED (the embedded emulator failed)" in text and "port in use" in text
+
+
+def test_summary_md_marks_consequences(reports: Path) -> None:
+    run = sample_run()
+    both = [_mismatch("STOP-TR-FORCE"), _mismatch("STOP-TS-STOPPED-AT", "stopped_at")]
+    run.cases.append(CaseRecord("c::both", ["STOP-TR-FORCE", "STOP-TS-STOPPED-AT"], FAIL, mismatches=both))
+    run.cases[0].mismatches.append(_mismatch("STOP-TS-STOPPED-AT", "stopped_at"))
+    run.cases[0].requirements.append("STOP-TS-STOPPED-AT")
+    write_all(run, reports, {})
+    text = (reports / "summary.md").read_text()
+    assert "| ↳ STOP-TS-STOPPED-AT | MUST | 2 | probably a consequence of STOP-TR-FORCE: stopped\\_at:" in text
+    assert text.index("**STOP-TR-FORCE**") < text.index("↳ STOP-TS-STOPPED-AT")
+
+
+# --- verify ------------------------------------------------------------------------------------------------------
+
+
+def _problems_of(run: RunRecord, reports: Path) -> list[str]:
+    write_all(run, reports, {})
+    return verify.problems(json.loads((reports / "summary.json").read_text()))
+
+
+def test_verify_refuses_a_run_against_the_bundled_emulator(reports: Path) -> None:
+    run = sample_run(failing=False)
+    run.embedded = True
+    assert _problems_of(run, reports) == [
+        "the run was against the bundled emulator the suite starts itself, not a server under test: "
+        "it proves the suite, not a server"
+    ]
+
+
+def test_verify_refuses_an_interrupted_run(reports: Path) -> None:
+    run = sample_run(failing=False)
+    run.interrupted = True
+    assert _problems_of(run, reports) == [
+        "the run was interrupted before every case ran: its verdicts cover only part of the suite"
+    ]
+    run.interrupted, run.exit_status = False, 2
+    assert _problems_of(run, reports)[0].startswith("the run was interrupted")
+
+
+def test_verify_lists_one_line_for_one_broken_rule(reports: Path) -> None:
+    run = sample_run(failing=False)
+    wide = [
+        "STOP-RESP-UNCHANGED-FIELDS",
+        "STOP-RESP-OK",
+        "STOP-RESP-SCHEMA",
+        "STOP-TR-FORCE",
+        "STOP-OPEN-STOP-REQUESTED-AT",
+    ]
+    for index in range(20):
+        metadata = _mismatch("STOP-RESP-UNCHANGED-FIELDS", "metadata (unchanged)")
+        run.cases.append(CaseRecord(f"c::case{index}", wide, FAIL, mismatches=[metadata]))
+    run.exit_status = 1
+    assert _problems_of(run, reports) == [
+        "MUST requirement STOP-RESP-UNCHANGED-FIELDS failed: metadata (unchanged): expected 'a', observed 'b'"
+    ]

@@ -125,6 +125,7 @@ class SuiteRun:
     failed_cases: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     output_tail: str = ""  # the suite's last lines, for the assertion message
+    output: str = field(default="", repr=False)  # the suite's whole terminal output (not saved)
 
     def explain(self) -> str:
         lines = [
@@ -138,7 +139,8 @@ class SuiteRun:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{self.kind}-{self.label}")[:180]
-        (folder / f"{name}.json").write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
+        saved = {key: value for key, value in asdict(self).items() if key != "output"}
+        (folder / f"{name}.json").write_text(json.dumps(saved, indent=1, sort_keys=True))
 
 
 def _clean_environment() -> dict[str, str]:
@@ -218,8 +220,10 @@ def run_suite(
     *,
     suite_args: Sequence[str] = (),
     timeout: float = SUITE_TIMEOUT_S,
+    quiet: bool = True,
 ) -> SuiteRun:
-    """Start the emulator with `emulator_args`, run the suite against it, and read the verdicts from its reports."""
+    """Start the emulator with `emulator_args`, run the suite against it, and read the verdicts from its reports.
+    `quiet=False` runs it at pytest's default verbosity, as a vendor would (to measure what the terminal shows)."""
     run = SuiteRun(label, kind, list(emulator_args))
     reports_dir.mkdir(parents=True, exist_ok=True)
     emulator = _Emulator(emulator_args)
@@ -235,7 +239,7 @@ def run_suite(
             "pytest",
             "-p",
             "no:cacheprovider",
-            "-q",
+            *(["-q"] if quiet else []),
             f"--reports-dir={reports_dir}",  # one token: a separate path would be taken for a test path (rootdir)
             f"--junitxml={reports_dir / 'junit.xml'}",
             *suite_args,
@@ -251,7 +255,8 @@ def run_suite(
     finally:
         emulator.stop()
         run.duration_s = round(time.monotonic() - started, 1)
-    run.output_tail = "\n".join(str(output).splitlines()[-25:])
+    run.output = str(output)
+    run.output_tail = "\n".join(run.output.splitlines()[-25:])
     _read_reports(run, reports_dir)
     return run
 
@@ -328,9 +333,9 @@ def catalogue_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
-def fault_rows() -> list[tuple[str, str, str, str]]:
+def fault_rows() -> list[tuple[str, str, str, str, str]]:
     return [
-        (name, fault.seam, fault.description, ", ".join(fault.violates))
+        (name, fault.seam, fault.description, ", ".join(fault.violates), ", ".join(fault.consequences) or "-")
         for name, fault in faults.known_faults().items()
     ]
 
@@ -357,7 +362,8 @@ def render(runs: Mapping[str, Mapping[str, Any]], dialect_runs: Mapping[str, Map
         "conformance suite is run, as a subprocess over loopback, against `python -m qoder_emulator --fault NAME` for",
         "every fault of the emulator's registry (`qoder_emulator/misimplementations.py`) and against pairwise",
         "combinations of its dialects (`--dialect NAME=VALUE`, behaviour the docs leave open). A fault is caught when",
-        "the run exits non-zero and every requirement the fault violates has a MUST mismatch in a failed case.",
+        "the run exits non-zero and every requirement the fault violates has a MUST mismatch in a failed case; the",
+        "meta-test also requires that nothing else fails but the consequences the fault declares.",
         "Do not edit by hand: `tests/test_fault_table.py` fails when the requirement, fault or dialect columns",
         "disagree with the registry and the catalogue.",
         "",
@@ -375,11 +381,12 @@ def render(runs: Mapping[str, Mapping[str, Any]], dialect_runs: Mapping[str, Map
         "",
         "## Faults",
         "",
-        "| fault | seam | misimplementation | violates | run |",
-        "|---|---|---|---|---|",
+        "| fault | seam | misimplementation | violates | declared consequences (may also fail) | run |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, seam, description, violates in fault_rows():
-        lines.append(f"| `{name}` | {seam} | {_cell(description)} | {violates} | {_run_summary(runs.get(name))} |")
+    for name, seam, description, violates, consequences in fault_rows():
+        run = _run_summary(runs.get(name))
+        lines.append(f"| `{name}` | {seam} | {_cell(description)} | {violates} | {consequences} | {run} |")
     lines += [
         "",
         "## Dialects (pairwise combinations; every run must pass with zero FAILs)",
@@ -408,6 +415,8 @@ def _run_summary(run: Mapping[str, Any] | None) -> str:
     failed = len(run.get("failed_cases", []))
     errored = len(run.get("errored", []))
     summary = f"exit {run.get('exit_status')}, {failed} failed, {errored} errored cases"
+    if run.get("kind") == "fault":
+        summary += f"; {len(run.get('failed', []))} requirement(s) failed"
     if run.get("exit_status") not in (0, None) and not failed and not errored:
         # The suite stopped before any case, e.g. its preflight refused the target: show the first reason it gave.
         reason = next((line for line in run.get("output_tail", "").splitlines() if line.startswith("  - ")), "")
@@ -436,9 +445,9 @@ def check(text: str) -> list[str]:
     expected_requirements = [[rid, level, f"`{name}`"] for rid, level, name in catalogue_rows()]
     if [row[:3] for row in _table_rows(text, "By requirement")] != expected_requirements:
         problems.append("the 'By requirement' table (requirement, level, fault) is out of date")
-    expected_faults = [[f"`{name}`", seam, _cell(d), v] for name, seam, d, v in fault_rows()]
-    if [row[:4] for row in _table_rows(text, "Faults")] != expected_faults:
-        problems.append("the 'Faults' table (fault, seam, misimplementation, violates) is out of date")
+    expected_faults = [[f"`{name}`", seam, _cell(d), v, c] for name, seam, d, v, c in fault_rows()]
+    if [row[:5] for row in _table_rows(text, "Faults")] != expected_faults:
+        problems.append("the 'Faults' table (fault, seam, misimplementation, violates, consequences) is out of date")
     if [row[:1] for row in _table_rows(text, "Dialects")] != [[label] for label in dialect_rows()]:
         problems.append("the 'Dialects' table (the pairwise combinations) is out of date")
     return problems

@@ -21,7 +21,7 @@ from conformance.reporting.cases import NEEDS_REPRO, Vetted, safe_name, vet
 from conformance.reporting.files import write_atomic
 from conformance.results import RunRecord
 
-__all__ = ["CanaryHit", "write_all"]
+__all__ = ["CanaryHit", "vet", "write_all"]
 
 REPRO_DIR = "repro"
 
@@ -33,12 +33,15 @@ def write_all(
     *,
     also_scan: Iterable[Path | str] = (),
     problems: Iterable[str] = (),
+    vetted: Vetted | None = None,
 ) -> list[CanaryHit]:
     """Write every report of `run` into `reports_dir`, then scan what was written; returns the canary hits.
 
     `secrets` maps variable names (QODER_PAT, ...) to their values; values are used only by the canary.
     `also_scan`: other files this run wrote (junit.xml, its ledger), scanned and, on a hit, removed too.
     `problems`: harness failures of the session (e.g. in cleanup) that summary.json must record.
+    `vetted`: the judged run when the caller has it (the plugin renders its terminal footer from the same record;
+    the repro paths are filled in here).
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +50,7 @@ def write_all(
     written: list[str] = []
     extra = [Path(path) for path in also_scan]
     try:
-        vetted = vet(run)
+        vetted = vet(run) if vetted is None else vetted
         vetted.problems.extend(problems)
         written += _write_repros(vetted, reports_dir, set(secrets), earlier)
         for name, render in (("report.html", html.render), ("summary.md", markdown.render)):

@@ -48,7 +48,7 @@ def vet(run: RunRecord) -> Vetted:
             problems.append(f"{name}: unusable case record ({reason})")
         else:
             usable.append(case)
-    return Vetted(run, usable, problems, results.requirement_verdicts(usable))
+    return Vetted(run, usable, problems, results.requirement_verdicts(usable, strict=run.strict))
 
 
 def _record_problem(case: Any) -> str:

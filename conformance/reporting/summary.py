@@ -41,15 +41,26 @@ def build(vetted: Vetted) -> dict[str, Any]:
         "format": FORMAT,
         "suite": {"name": SUITE_NAME, "version": run.suite_version},
         "spec": {"digest": run.spec_digest, "files": spec_files()},
-        "target": {"base_url": run.target, "provisioner": run.provisioner},
+        "target": {"base_url": run.target, "provisioner": run.provisioner, "embedded": run.embedded},
         "config": run.config,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "strict": run.strict,
         "exit_status": run.exit_status,
+        "interrupted": run.interrupted,
+        "stop_reason": run.stop_reason,
         "counts": {"requirements": results.counts(vetted.verdicts), "cases": results.counts(vetted.cases)},
         "requirements": [
-            {"id": v.id, "level": v.level, "verdict": v.verdict, "cases": v.cases, "summary": v.summary}
+            {
+                "id": v.id,
+                "level": v.level,
+                "verdict": v.verdict,
+                "cause": v.cause,
+                "consequence_of": v.consequence_of,
+                "flagged_cases": v.flagged_cases,
+                "cases": v.cases,
+                "summary": v.summary,
+            }
             for v in vetted.verdicts
         ],
         "cases": [

@@ -1,8 +1,10 @@
 """`qoder-conformance verify`: is this summary.json a certificate of conformance for the installed suite and spec?
 
-Certified means: the file is what a run wrote (digest), by this suite version, against this spec text, and every
+Certified means: the file is what a run wrote (digest), by this suite version, against this spec text, against a
+server under test (not the bundled emulator the suite starts itself), in a run that was not interrupted, and every
 MUST requirement of the catalogue passed with no error anywhere and exit status 0. Anything else is listed, one
-line per problem, so a reader sees every reason at once rather than the first.
+line per problem, so a reader sees every reason at once rather than the first; one broken rule is one line (its
+consequences say so on theirs), and errored cases are one line however many there are.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import conformance
 from conformance import catalogue, results
 from conformance.reporting.manifest import IN_PROGRESS
 from conformance.reporting.summary import FORMAT, digest
+
+EMBEDDED_TARGET = "embedded emulator"  # the target name of a run whose summary predates target.embedded
+INTERRUPTED_EXIT_STATUS = 2
 
 
 class SummaryUnreadable(Exception):
@@ -62,15 +67,30 @@ def problems(document: dict[str, Any]) -> list[str]:
     spec = _get(document, "spec", "digest")
     if spec != catalogue.spec_digest():
         found.append(f"spec digest {spec!r} is not the installed spec text's digest {catalogue.spec_digest()!r}")
-    found.extend(_requirement_problems(document))
-    for case in _records(document, "cases"):
-        if case.get("verdict") == results.ERROR:
-            found.append(f"case {case.get('nodeid')} errored: {case.get('message') or 'no message'}")
+    if _get(document, "target", "embedded") is True or _get(document, "target", "base_url") == EMBEDDED_TARGET:
+        found.append(
+            "the run was against the bundled emulator the suite starts itself, not a server under test: "
+            "it proves the suite, not a server"
+        )
+    if document.get("interrupted") is True or document.get("exit_status") == INTERRUPTED_EXIT_STATUS:
+        found.append("the run was interrupted before every case ran: its verdicts cover only part of the suite")
+    judged = _requirement_problems(document) + _error_problems(document)
+    found.extend(judged)
     for problem in document.get("record_problems") or []:
         found.append(f"record problem: {problem}")
-    if document.get("exit_status") != 0:
-        found.append(f"exit status is {document.get('exit_status')!r}, expected 0")
+    status = document.get("exit_status")
+    if status != 0 and (not judged or status not in (0, 1)):
+        found.append(f"exit status is {status!r}, expected 0")
     return found
+
+
+def _error_problems(document: dict[str, Any]) -> list[str]:
+    """Errored cases as one line: which requirements they leave unverified, and the first error."""
+    errored = [case for case in _records(document, "cases") if case.get("verdict") == results.ERROR]
+    if not errored:
+        return []
+    first = str(errored[0].get("message") or "no message").splitlines()[0][:300]
+    return [f"{len(errored)} case(s) errored (not a verdict on the target), first {errored[0].get('nodeid')}: {first}"]
 
 
 def _records(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -79,19 +99,31 @@ def _records(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 def _requirement_problems(document: dict[str, Any]) -> list[str]:
+    """One line per MUST requirement that failed (with its cause) or is missing, and one line for every
+    requirement (any level) its errored cases left unverified."""
     if not isinstance(document.get("requirements"), list):
         return ["no requirements list"]
     reported = {entry.get("id"): entry for entry in _records(document, "requirements")}
-    found = []
+    found, errored = [], []
     for rid, requirement in catalogue.requirements().items():
         entry = reported.get(rid)
-        if requirement.level == "MUST":
-            if entry is None:
-                found.append(f"MUST requirement {rid} is missing")
-            elif entry.get("verdict") != results.PASS:
-                found.append(f"MUST requirement {rid} is {entry.get('verdict')!r}, not 'pass'")
-        elif entry is not None and entry.get("verdict") == results.ERROR:
-            found.append(f"{requirement.level} requirement {rid} errored")
+        verdict = entry.get("verdict") if entry is not None else None
+        if verdict == results.ERROR:
+            errored.append(rid)
+        if requirement.level != "MUST":
+            continue
+        if entry is None:
+            found.append(f"MUST requirement {rid} is missing")
+        elif verdict == results.ERROR:
+            continue
+        elif verdict == results.FAIL:
+            cause = str(entry.get("cause") or "").removeprefix(f"[{rid} MUST] ")[:300]
+            after = f", probably a consequence of {entry['consequence_of']}" if entry.get("consequence_of") else ""
+            found.append(f"MUST requirement {rid} failed{after}: {cause or 'no cause recorded'}")
+        elif verdict != results.PASS:
+            found.append(f"MUST requirement {rid} is {verdict!r}, not 'pass'")
+    if errored:
+        found.append(f"requirement(s) not verified because their cases errored: {', '.join(errored)}")
     return found
 
 
