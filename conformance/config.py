@@ -33,6 +33,7 @@ from typing import Any
 
 from conformance.errors import ConfigurationError
 from conformance.evidence import Secret
+from conformance.paths import public_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -202,7 +203,7 @@ class Settings:
             if variable.kind == "secret":
                 shown[variable.name] = "<set>" if value else "<not set>"
             elif variable.field in ("base_url", "hook_url") and value:
-                shown[variable.name] = shown_url(value)
+                shown[variable.name] = public_url(value)
             else:
                 shown[variable.name] = str(value) if isinstance(value, Path) else value
         shown["run_id"] = self.run_id
@@ -445,9 +446,9 @@ def _parse(variable: Variable, value: Any) -> Any:
             parts = urllib.parse.urlsplit(value)
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise ValueError(f"must be an http(s) URL, not {shown_url(value)!r}") from None
+            raise ValueError(f"must be an http(s) URL, not {public_url(value)!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http(s) URL, not {shown_url(value)!r}")
+            raise ValueError(f"must be an http(s) URL, not {public_url(value)!r}")
         return value
     if variable.field == "provisioner":
         return value.lower()
@@ -455,7 +456,7 @@ def _parse(variable: Variable, value: Any) -> Any:
 
 
 def _origin(value: str) -> str:
-    shown = shown_url(value)  # a message never quotes credentials or a query string, which may hold a token
+    shown = public_url(value)  # a message never quotes credentials or a query string, which may hold a token
     try:
         parts = urllib.parse.urlsplit(value)
     except ValueError:
@@ -480,23 +481,6 @@ def _within_bounds(variable: Variable, number: float, given: Any) -> None:
         raise ValueError(f"must be at most {variable.maximum:g}, not {given!r}")
     if variable.minimum is not None and number < variable.minimum:
         raise ValueError(f"must be at least {variable.minimum:g}, not {given!r}")
-
-
-REDACTED = "<redacted>"
-
-
-def shown_url(value: str) -> str:
-    """A URL as it may appear in a message or a report: userinfo and query string/fragment replaced."""
-    try:
-        parts = urllib.parse.urlsplit(value)
-    except ValueError:
-        return "<a malformed URL, not shown>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = REDACTED + "@" + netloc.rpartition("@")[2]
-    query = REDACTED if parts.query or value.endswith("?") else ""
-    fragment = REDACTED if parts.fragment else ""
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
 def url_secrets(url: str | None) -> list[str]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 WORK_ID = re.compile(r"work_[A-Za-z0-9_-]{1,128}")
 ENVIRONMENT_ID = re.compile(r"env_[A-Za-z0-9_-]{1,128}")
 WORK_ID_FORM = "work_ and 1 to 128 of [A-Za-z0-9_-]"
 ENVIRONMENT_ID_FORM = "env_ and 1 to 128 of [A-Za-z0-9_-]"
+REDACTED = "<redacted>"
 
 
 def is_work_id(value: Any) -> bool:
@@ -51,18 +52,20 @@ def work_path(environment_id: str, work_id: str | None = None, suffix: str = "")
 
 
 def public_url(url: Any) -> str:
-    """`url` fit for a message or a report: scheme, host, port and path only.
-
-    Userinfo (a password), the query string and the fragment are dropped (tokens hide there), control characters are
-    shown as escapes, and the result is bounded; an unparsable URL is named only as such.
-    """
+    """`url` fit for a message or a report: tokens hide in the userinfo, the query string and the fragment, so each
+    is replaced by `<redacted>` (kept visible as such, so a reader sees that something was there); control characters
+    are shown as escapes and the result is bounded. An unparsable URL is named only as such."""
+    text = str(url)
     try:
-        parts = urlsplit(str(url))
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
+        parts = urlsplit(text)
+        netloc = parts.netloc
     except ValueError:
         return "(an unparsable URL)"
-    shown = f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else parts.path
+    if "@" in netloc:
+        netloc = REDACTED + "@" + netloc.rpartition("@")[2]
+    query = REDACTED if parts.query or text.endswith("?") else ""
+    fragment = REDACTED if parts.fragment else ""
+    shown = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
     shown = shown.encode("unicode_escape").decode("ascii")
     return shown if len(shown) <= 200 else shown[:200] + "..."
 

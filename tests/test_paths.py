@@ -58,9 +58,10 @@ def test_environment_id_form() -> None:
     assert not is_environment_id("env_1/../env_2") and not is_environment_id("work_1") and not is_environment_id("")
 
 
-def test_public_url_drops_userinfo_query_and_fragment() -> None:
+def test_public_url_hides_userinfo_query_and_fragment() -> None:
     shown = public_url("https://user:pt-secret@hook.example:8443/setup?token=pt-secret#frag")
-    assert shown == "https://hook.example:8443/setup"
+    assert shown == "https://<redacted>@hook.example:8443/setup?<redacted>#<redacted>"
+    assert public_url("https://hook.example/setup") == "https://hook.example/setup"
     assert public_url("http://h.test/a\x1b[31mb") == "http://h.test/a\\x1b[31mb"
     assert public_url("http://[::1") == "(an unparsable URL)"
 

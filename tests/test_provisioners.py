@@ -171,4 +171,4 @@ def test_a_hook_error_body_reaches_the_message_without_control_bytes_or_the_quer
         )
     message = str(raised.value)
     assert "\x1b" not in message and "\x07" not in message and "\\x1b]0;owned" in message
-    assert "http://hook.test/setup" in message and "sekrit" not in message and "pw" not in message
+    assert "http://<redacted>@hook.test/setup?<redacted>" in message and "sekrit" not in message and "pw" not in message
