@@ -25,7 +25,7 @@ from typing import Any
 
 from conformance import evidence
 from conformance.config import Settings
-from conformance.errors import HarnessError
+from conformance.errors import HarnessError, RateLimited, TargetUnreachable
 from conformance.paths import is_environment_id, is_work_id, public_url, same_target, work_path
 
 LEDGER_NAME = "ledger.jsonl"
@@ -175,13 +175,19 @@ def _shown(value: Any, limit: int = SHOWN) -> str:
 
 def _stop_if_live(client: Any, environment_id: str, work_id: str) -> str:
     path = work_path(environment_id, work_id)
-    current = client.request("GET", path, role=evidence.CLEANUP)
-    if current.status_code == 404:
-        return "already_stopped"  # gone counts as stopped: nothing is left running
-    if current.status_code != 200:
-        return f"GET answered {current.status_code}"
-    if _state(current) == "stopped":
-        return "already_stopped"
+    try:
+        current = client.request("GET", path, role=evidence.CLEANUP)
+    except (TargetUnreachable, RateLimited):
+        raise
+    except HarnessError:  # an answer that cannot be read (too deep, too large): the item is ours, stop it anyway
+        current = None
+    if current is not None:
+        if current.status_code == 404:
+            return "already_stopped"  # gone counts as stopped: nothing is left running
+        if current.status_code != 200:
+            return f"GET answered {current.status_code}"
+        if _state(current) == "stopped":
+            return "already_stopped"
     answer = client.request(
         "POST",
         work_path(environment_id, work_id, "/stop"),

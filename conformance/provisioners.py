@@ -130,7 +130,7 @@ class HookProvisioner:
             )
         answer = _json(response)
         claim = f"{where} answered {response.status_code} for state {state!r}"
-        problem = _ownership_problem(answer, environment_id, metadata, self.seen)
+        problem = _ownership_problem(answer, environment_id, metadata, self.seen, state=state)
         if problem:
             raise RejectedItem(self.client.redact(f"{claim}, rejected: {problem}"))
         work_id = answer["id"]
@@ -374,12 +374,16 @@ def _field(item: Mapping[str, Any], name: str) -> str:
     return "absent" if value is _MISSING else shown(value)
 
 
-def _ownership_problem(item: Any, environment_id: str, metadata: Mapping[str, str], seen: set[str]) -> str:
+def _ownership_problem(
+    item: Any, environment_id: str, metadata: Mapping[str, str], seen: set[str], *, state: str | None = None
+) -> str:
     """'' when `item` may be taken as this run's new item in `environment_id`, else why not (no value shown raw).
 
     The proof the answer itself can give: an ID of the accepted form, not seen before in this run, the environment
-    asked for, and the run's metadata. A wrong environment is reported with the ID so the user can stop the item:
-    the suite cannot prove that item is its own, so it leaves it alone.
+    asked for, the state asked for (when one was), and the run's metadata. An answer that itself names another
+    state is not the item asked for, so it is rejected before any request about it. A wrong environment is
+    reported with the ID so the user can stop the item: the suite cannot prove that item is its own, so it leaves
+    it alone.
     """
     if not isinstance(item, dict):
         return f"the answer is not a Work item object ({shown(item)}); {NOT_TOUCHED}"
@@ -393,6 +397,11 @@ def _ownership_problem(item: Any, environment_id: str, metadata: Mapping[str, st
             f"item {work_id} is in environment {shown(item.get('environment_id'))}, not {environment_id}: the suite "
             f"cannot prove it owns it, so {NOT_TOUCHED}; it may still be live there: stop it yourself, and fix the "
             "hook to create items in the environment it is asked for"
+        )
+    if state is not None and item.get("state") != state:
+        return (
+            f"item {work_id} is in state {shown(item.get('state'))}, not {state!r}: not the item asked for, so "
+            f"{NOT_TOUCHED}; it may still be live: stop it yourself, and fix the hook"
         )
     carried = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
     if any(carried.get(key) != value for key, value in metadata.items()):

@@ -116,4 +116,5 @@ def fold_case_sections(config: Any, verbose: int) -> None:
 
 def was_interrupted(session: Any) -> bool:
     """Not every selected case ran: Ctrl-C (exit status 2), -x / --maxfail, or a plugin asked the run to stop."""
-    return int(session.exitstatus) == 2 or bool(session.shouldfail) or bool(session.shouldstop)
+    stopped_early = getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False)
+    return int(session.exitstatus) == 2 or bool(stopped_early)

@@ -219,9 +219,19 @@ def test_an_item_answered_twice_is_not_new(world: World) -> None:
     assert world.created == first and len(world.exchanges) == mark + 1  # the hook call, nothing about the item
 
 
+def test_an_answer_in_another_state_is_rejected_before_any_request_about_it(world: World) -> None:
+    world.hook.mode = "wrong-state"
+    before = world.items()
+    with pytest.raises(RejectedItem, match="not the item asked for"):
+        world.provision("queued")
+    assert world.after_the_hook() == [] and world.created == []
+    made = world.hook.answered[-1]["id"]
+    assert {k: v for k, v in world.items().items() if k != made} == before
+
+
 @pytest.mark.parametrize(
     ("mode", "named"),
-    [("wrong-state", "state"), ("partial", "created_at (hook absent"), ("created-at", "created_at (hook '2001")],
+    [("partial", "created_at (hook absent"), ("created-at", "created_at (hook '2001")],
 )
 def test_a_proven_item_that_is_not_what_was_asked_is_an_error_and_is_cleaned(
     world: World, mode: str, named: str

@@ -170,13 +170,14 @@ def interrupted_run(world: World, how: int, selection: str = TWO_CASES) -> obser
     stop out at once but answers only after 30 s), and wait for it to end; the proxy passes through from the signal
     on."""
     world.target.tamper = tamper.hold(30)
+    already = len(world.target.server.logged())  # an earlier run's stops in the same world do not count
     environment = observe.clean_environment(world.target.suite_environment())
     command = observe.suite_command(world.reports_dir, selection)
     process = subprocess.Popen(command, cwd=world.workdir, env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     started = time.monotonic()
     try:
-        while not any(r.path.endswith("/stop") for r in world.target.server.logged()):
+        while not any(r.path.endswith("/stop") for r in world.target.server.logged()[already:]):
             if process.poll() is not None or time.monotonic() - started > 60:
                 pytest.fail(f"the run never reached a stop request: {process.communicate()[0]!r}")
             time.sleep(0.05)
