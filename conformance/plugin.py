@@ -1,13 +1,18 @@
 """The suite's pytest plugin: options, markers, fixtures, verdicts, JUnit properties, reports and exit status.
 
 Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
-`conformance/` package (or `--qoder-suite` forces it, for the harness's own tests); `pytest tests/...` only gets the
-options and the marker handling. Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a
-HarnessError in any phase, or any other exception, is an *error*, shown and counted as an error by pytest and JUnit.
+`conformance/` package (as paths, or as `--pyargs conformance[.module]`; or `--qoder-suite` forces it, for the
+harness's own tests); `pytest tests/...` only gets the options and the marker handling. The plugin is loaded for
+every pytest run of an environment where the package is installed (its `pytest11` entry point), so outside suite
+mode it stays inert: options and markers only.
+
+Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a HarnessError in any phase, or any
+other exception, is an *error*, shown and counted as an error by pytest and JUnit.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -118,11 +123,45 @@ def is_suite_mode(config: pytest.Config) -> bool:
     if config.getoption("qoder_suite", False):
         return True
     base = Path(config.invocation_params.dir)
+    pyargs = bool(config.getoption("pyargs", False))
     for arg in config.args:
-        path = (base / str(arg).split("::")[0]).resolve()
+        target = str(arg).split("::")[0]
+        path = (module_path(target) if pyargs else None) or (base / target).resolve()
         if path == PACKAGE_DIR or PACKAGE_DIR in path.parents:
             return True
     return False
+
+
+def module_path(name: str) -> Path | None:
+    """Where `--pyargs NAME` points (a package's folder, a module's file), or None when NAME is not a module.
+
+    Resolved through the import system, like pytest does, so `--pyargs conformance` means this plugin's own
+    package and not another distribution's `conformance`."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    return Path(spec.origin).resolve() if spec.origin else None
+
+
+# Registered by the plugin itself (not only in pyproject.toml): an installed copy has no project ini file.
+MARKERS = (
+    "req(*ids): the requirement IDs a case verifies (see conformance/catalogue/requirements.toml)",
+    "must: the case verifies at least one MUST requirement",
+    "should: the case verifies at least one SHOULD requirement",
+    "unspecified: the case records behaviour the docs leave open; it asserts nothing",
+    "sdk: needs the official SDK (pip install 'qoder-work-conformance[sdk]')",
+    "slow: takes more than a few seconds",
+)
+
+
+def register_markers(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
 
 
 def strict_flag(config: pytest.Config) -> bool:
@@ -163,9 +202,10 @@ def exempt_libraries_from_assertion_rewriting(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    exempt_libraries_from_assertion_rewriting(config)
+    register_markers(config)
     if not is_suite_mode(config):
         return
+    exempt_libraries_from_assertion_rewriting(config)  # only for our own runs: other projects keep pytest's default
     workerinput = getattr(config, "workerinput", None)
     options = {v.dest: config.getoption(v.dest, None) for v in VARIABLES if v.flag != "--strict"}
     options["strict"] = strict_flag(config)
