@@ -27,7 +27,15 @@ import pytest
 import conformance
 from conformance import catalogue, checks, evidence, preflight, results
 from conformance.client import RateLimiter, SuiteClient, close_shared_clients
-from conformance.config import VARIABLES, Settings, embedded_emulator_config, load_settings, new_run_id
+from conformance.config import (
+    BY_FIELD,
+    VARIABLES,
+    Settings,
+    embedded_emulator_config,
+    is_loopback_origin,
+    load_settings,
+    new_run_id,
+)
 from conformance.embedded import EmbeddedEmulator
 from conformance.errors import ConfigurationError, HarnessError
 from conformance.ledger import LEDGER_NAME, Ledger, cleanup
@@ -97,11 +105,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for variable in VARIABLES:
         if variable.flag == "--strict":
             continue  # pytest's own --strict also means strict here
-        hint = f"(default: environment {variable.name}, then the config file key '{variable.key}')"
+        hint = f"(also {variable.name}, or '{variable.key}' in the config file; default: {variable.default_text()})"
         if variable.kind == "secret":
             hint += "; prefer the environment variable or the config file: command lines are visible to others"
         group.addoption(
-            variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.name} {hint}"
+            variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.meaning} {hint}"
         )
     group.addoption(
         "--qoder-config",
@@ -115,7 +123,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="qoder_suite",
         action="store_true",
         default=False,
-        help="suite mode for test files outside conformance/ (the harness's own tests)",
+        help="suite mode for test files outside conformance/ (the harness's own tests; default: off, suite mode "
+        "is on only for the conformance package's own cases)",
     )
 
 
@@ -334,8 +343,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     target = settings.base_url or "embedded emulator (one per process)"
     return [
         f"qoder: target {target}, provisioner {settings.provisioner}, run {settings.run_id}, "
-        f"strict {settings.strict}, reports {settings.reports_dir}"
+        f"strict {settings.strict}, reports {settings.reports_dir}",
+        rate_limit_line(settings),
     ]
+
+
+def rate_limit_line(settings: Settings) -> str:
+    """The client-side rate limits in force (as RateLimiter.for_settings applies them) and how to change them."""
+    write, read = BY_FIELD["write_rate"], BY_FIELD["read_rate"]
+    if settings.embedded:
+        return "qoder: rate limits off (embedded emulator)"
+    where = "loopback target" if is_loopback_origin(settings.base_url) else "remote target"
+    how = f"{write.name} / {read.name} (or {write.flag} / {read.flag}; requests per second, 0 = off)"
+    if not settings.write_rate and not settings.read_rate:
+        return f"qoder: rate limits off ({where}); to turn them on, set {how}"
+    shown = [
+        f"{kind} {rate:g}/s" if rate else f"{kind} unlimited"
+        for kind, rate in (("writes", settings.write_rate), ("reads", settings.read_rate))
+    ]
+    return f"qoder: rate limits {', '.join(shown)} ({where}); to change them, set {how}"
 
 
 # --------------------------------------------------------------------------------------------- markers, keywords
