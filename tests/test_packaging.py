@@ -7,6 +7,7 @@ missing file), without build isolation, so no download is needed: the test extra
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -195,3 +196,44 @@ def test_rate_limits_default_off_on_loopback_and_on_for_remote_targets() -> None
     assert (chosen.write_rate, chosen.read_rate) == (5, 0)
     assert "writes 5/s, reads unlimited (loopback target)" in rate_limit_line(chosen)
     assert rate_limit_line(load_settings(environ={})) == "qoder: rate limits off (embedded emulator)"
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_readme_pipeline_recipes_are_valid_and_complete() -> None:
+    """The recipes parse as YAML and do what the README promises: secrets from the CI's store, JUnit, summary.md,
+    reports as artifacts, the installed command."""
+    import yaml
+
+    github, gitlab = (yaml.safe_load(block) for block in readme_blocks("yaml"))
+    steps = github["jobs"]["conformance"]["steps"]
+    run_lines = " ".join(str(step.get("run", "")) for step in steps)
+    assert "pip install qoder-work-conformance" in run_lines and "qoder-conformance run" in run_lines
+    assert 'reports/summary.md >> "$GITHUB_STEP_SUMMARY"' in run_lines
+    environment = next(step["env"] for step in steps if "env" in step)
+    for token in ("QODER_PAT", "QODER_FORBIDDEN_PAT", "QODER_EXPIRED_PAT"):
+        assert environment[token] == "${{ secrets." + token + " }}"
+    uses = {step.get("uses", "").split("@")[0]: step.get("with", {}) for step in steps}
+    assert uses["actions/upload-artifact"]["path"] == "reports/"
+    assert uses["mikepenz/action-junit-report"]["report_paths"] == "reports/junit.xml"
+    assert all(step.get("if") == "always()" for step in steps if "reports" in str(step.get("with", step.get("run"))))
+    job = gitlab["qoder-conformance"]
+    assert any("qoder-conformance run" in line for line in job["script"])
+    assert job["artifacts"]["when"] == "always" and job["artifacts"]["paths"] == ["reports/"]
+    assert job["artifacts"]["reports"]["junit"] == "reports/junit.xml"
+    assert not any("QODER_PAT=" in line for line in job["script"])
+
+
+def test_dockerfile_runs_the_installed_suite() -> None:
+    """Read, not built (a base image cannot be pulled everywhere): the image installs the wheel and runs the suite."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    instructions = [line.split(None, 1) for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+    assert instructions[-1] == ["ENTRYPOINT", '["qoder-conformance", "run"]']
+    assert ["USER", "conformance"] in instructions
+    copied = {words[1].split()[0] for words in instructions if words[0] == "COPY" and "--from" not in words[1]}
+    assert copied == {"pyproject.toml", "schemas", "conformance", "qoder_emulator"}
+    for source in ("pyproject.toml", "README.md", "LICENSE", "schemas", "conformance", "qoder_emulator"):
+        assert (ROOT / source).exists() and f"!{source}" in (ROOT / ".dockerignore").read_text(encoding="utf-8")
