@@ -13,6 +13,7 @@ other exception, is an *error*, shown and counted as an error by pytest and JUni
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import sys
@@ -173,6 +174,22 @@ def register_markers(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
+OWN_RUN_KEY = pytest.StashKey[bool]()
+
+
+def is_own_run(config: pytest.Config) -> bool:
+    """Runs where the plugin does more than add options and markers (requirement-ID checks, level markers, the
+    assertion-rewriting exemption): suite mode, runs rooted at this repository, and runs that name the plugin
+    (`-p conformance.plugin`, as the self-tests' inner runs do). Any other project of an environment where the
+    package is installed loads the plugin through its entry point and must not feel it (e.g. its own `req`
+    marker)."""
+    if is_suite_mode(config) or Path(config.rootpath).resolve() == PACKAGE_DIR.parent:
+        return True
+    arguments = [str(argument) for argument in config.invocation_params.args]
+    named = any(flag == "-p" and name == __name__ for flag, name in itertools.pairwise(arguments))
+    return named or f"-p{__name__}" in arguments
+
+
 def strict_flag(config: pytest.Config) -> bool:
     try:
         if config.getoption("strict", None):
@@ -212,9 +229,11 @@ def exempt_libraries_from_assertion_rewriting(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
+    config.stash[OWN_RUN_KEY] = is_own_run(config)
+    if config.stash[OWN_RUN_KEY]:
+        exempt_libraries_from_assertion_rewriting(config)  # other projects keep pytest's default
     if not is_suite_mode(config):
         return
-    exempt_libraries_from_assertion_rewriting(config)  # only for our own runs: other projects keep pytest's default
     workerinput = getattr(config, "workerinput", None)
     options = {v.dest: config.getoption(v.dest, None) for v in VARIABLES if v.flag != "--strict"}
     options["strict"] = strict_flag(config)
@@ -385,7 +404,7 @@ def strongest_level(ids: list[str]) -> str:
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     """An unknown requirement ID is a collection error of the file that uses it, naming the ID."""
     report = yield
-    if report.outcome != "passed":
+    if report.outcome != "passed" or not collector.config.stash.get(OWN_RUN_KEY, False):
         return report
     known = catalogue.requirements()
     unknown = sorted(
@@ -403,6 +422,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Level markers and ID keywords, before -m/-k deselection: `-m must`, `-k STOP-TR-FORCE` select."""
+    if not item.config.stash.get(OWN_RUN_KEY, False):
+        return
     for rid in requirement_ids(item):
         if rid not in catalogue.requirements():
             continue

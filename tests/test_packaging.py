@@ -237,3 +237,17 @@ def test_dockerfile_runs_the_installed_suite() -> None:
     assert copied == {"pyproject.toml", "schemas", "conformance", "qoder_emulator"}
     for source in ("pyproject.toml", "README.md", "LICENSE", "schemas", "conformance", "qoder_emulator"):
         assert (ROOT / source).exists() and f"!{source}" in (ROOT / ".dockerignore").read_text(encoding="utf-8")
+
+
+def test_another_projects_req_marker_is_left_alone(pytester: pytest.Pytester) -> None:
+    """The entry point loads the plugin into every run of the environment; a project with its own `req` marker
+    (not naming the plugin) keeps it: no "unknown requirement ID" error, no level markers added."""
+    pytester.makeini("[pytest]\nmarkers =\n    req: the project's own traceability marker\n")
+    pytester.makepyfile(
+        test_own="import pytest\n\n@pytest.mark.req('REQ-1')\ndef test_x():\n    pass\n\n"
+        "@pytest.mark.req('STOP-TR-QUEUED')\ndef test_y():\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "qoder-work-conformance-" in result.stdout.str()  # loaded through the entry point ("plugins: ...")...
+    result.assert_outcomes(passed=2)  # ...and inert
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "must").ret == 5  # no level marker added
