@@ -175,6 +175,17 @@ def register_markers(config: pytest.Config) -> None:
 
 
 OWN_RUN_KEY = pytest.StashKey[bool]()
+FIXTURES_PLUGIN = "conformance.fixtures"
+
+
+def register_fixtures(config: pytest.Config) -> None:
+    """The suite's fixtures (`settings`, `check`, `api`, `provision`) for the plugin's own runs only: as global
+    plugin fixtures they would shadow, or be shadowed by, another plugin's fixture of the same name (pytest-django
+    has a `settings`) in every project of the environment. Registered before the session parses fixtures."""
+    from conformance import fixtures
+
+    if not config.pluginmanager.has_plugin(FIXTURES_PLUGIN):
+        config.pluginmanager.register(fixtures, FIXTURES_PLUGIN)
 
 
 def is_own_run(config: pytest.Config) -> bool:
@@ -232,6 +243,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OWN_RUN_KEY] = is_own_run(config)
     if config.stash[OWN_RUN_KEY]:
         exempt_libraries_from_assertion_rewriting(config)  # other projects keep pytest's default
+        register_fixtures(config)
     if not is_suite_mode(config):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -432,6 +444,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- fixtures
+# Plain functions here; conformance/fixtures.py makes them fixtures, registered only for the plugin's own runs.
 
 
 def _run_state(request: pytest.FixtureRequest) -> RunState:
@@ -457,24 +470,20 @@ def _case_state(request: pytest.FixtureRequest) -> CaseState:
     return case
 
 
-@pytest.fixture(scope="session")
 def settings(request: pytest.FixtureRequest) -> Settings:
     return _run_state(request).settings
 
 
-@pytest.fixture
 def check(request: pytest.FixtureRequest) -> checks.Checker:
     return _case_state(request).checker
 
 
-@pytest.fixture
 def api(request: pytest.FixtureRequest) -> SuiteClient:
     state = _run_state(request)
     assert state.redactor is not None
     return SuiteClient(state.settings, _case_state(request).record, state.redactor, state.limiter)
 
 
-@pytest.fixture
 def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Iterator[Callable[..., dict[str, Any]]]:
     """`provision(state)`: a new item in that state. After the case, its live items are force-stopped: a target's
     queue stays short (the lifecycle provisioner's poll wades through every queued item), and a run killed later

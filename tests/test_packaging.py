@@ -251,3 +251,33 @@ def test_another_projects_req_marker_is_left_alone(pytester: pytest.Pytester) ->
     assert "qoder-work-conformance-" in result.stdout.str()  # loaded through the entry point ("plugins: ...")...
     result.assert_outcomes(passed=2)  # ...and inert
     assert pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "must").ret == 5  # no level marker added
+
+
+def test_run_command_collects_the_bundled_cases_from_any_directory(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--collect-only", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "test_stop_transitions.py::test_graceful_drain_protocol" in completed.stdout
+    assert " tests collected" in completed.stdout and "warning" not in completed.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "conformance", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "run the conformance suite" in listed.stdout
+
+
+def test_suite_fixtures_are_not_offered_to_another_project(pytester: pytest.Pytester) -> None:
+    """`settings`, `check`, `api` and `provision` exist only in the plugin's own runs: elsewhere a fixture of the
+    same name from another plugin (pytest-django's `settings`) stays the one a test gets."""
+    pytester.makepyfile(
+        other_settings_plugin="import pytest\n\n@pytest.fixture\ndef settings():\n    return 'the project'\n",
+        test_other="def test_x(settings):\n    assert settings == 'the project'\n\ndef test_y(provision):\n    pass\n",
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "other_settings_plugin")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'provision' not found*"])
