@@ -3,8 +3,9 @@
 Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
 `conformance/` package (as paths, or as `--pyargs conformance[.module]`; or `--qoder-suite` forces it, for the
 harness's own tests); `pytest tests/...` only gets the options and the marker handling. The plugin is loaded for
-every pytest run of an environment where the package is installed (its `pytest11` entry point), so outside suite
-mode it stays inert: options and markers only.
+every pytest run of an environment where the package is installed (its `pytest11` entry point), so outside its
+own runs (is_own_run: suite mode, runs rooted at the repository, `-p conformance.plugin`) it stays inert: options
+and markers only, no fixtures, no requirement-ID checks.
 
 Verdicts: only a Checker mismatch (or a plain assertion) of a case is a FAIL; a HarnessError in any phase, or any
 other exception, is an *error*, shown and counted as an error by pytest and JUnit.
