@@ -1,6 +1,6 @@
 """Stop requests per second against the emulator vs a bare endpoint of the same framework; peak RSS at 100,000 items.
 
-Run from the repo root:  /work/venv/bin/python benchmarks/emulator_stop_rate.py [--reps 5] [--requests 2000]
+Run from the repo root:  .venv/bin/python benchmarks/emulator_stop_rate.py [--reps 5] [--requests 2000]
 
 Throughput: each repetition provisions `--requests` fresh `active` items through the hook (outside the timed
 window), then C client processes (httpx, one keep-alive connection each) send one graceful stop `{}` per item:

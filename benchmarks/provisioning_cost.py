@@ -1,6 +1,6 @@
 """The cost of provisioning one item per state: HTTP requests and time, hook vs lifecycle provisioner.
 
-Run from the repo root:  /work/venv/bin/python benchmarks/provisioning_cost.py [--items 30] [--latency-ms 0]
+Run from the repo root:  .venv/bin/python benchmarks/provisioning_cost.py [--items 30] [--latency-ms 0]
 
 Uses the suite's own provisioners (conformance.provisioners) with the suite's SuiteClient, against an emulator
 started by its command line, so the figures are what a run pays per `provision(state)`. Requests are counted from

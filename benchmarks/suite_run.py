@@ -1,6 +1,6 @@
 """What a full suite run costs: wall time, HTTP requests, overhead over a bare replay, parallel scaling.
 
-Run from the repo root:  /work/venv/bin/python benchmarks/suite_run.py [--reps 3] [--skip-scaling]
+Run from the repo root:  .venv/bin/python benchmarks/suite_run.py [--reps 3] [--skip-scaling]
 
 1. The full suite against the embedded emulator (`python -m pytest -p no:cacheprovider --reports-dir DIR`, no
    QODER_* variables), `--reps` times: wall time of the process; HTTP requests counted at the httpx transport by

@@ -1,5 +1,6 @@
 """`qoder-conformance`: the suite's tools outside a pytest run.
 
+run [PYTEST OPTIONS] run the bundled conformance cases (an installed copy, from any directory); pytest's exit status
 verify SUMMARY      is this summary.json a certificate for the installed suite and spec? (exit 0 / 1; 2: unreadable)
 cleanup --ledger    force-stop every item a killed run left live, from its ledger (the latest run's lines by default)
 requirements        list the requirement catalogue (text or JSON)
@@ -138,6 +139,13 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"%(prog)s {conformance.__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    # Listed for --help only: main() hands everything after `run` to pytest untouched (see conformance/run.py).
+    commands.add_parser(
+        "run",
+        add_help=False,
+        help="run the conformance suite: `run [pytest options]`, e.g. `run -n 2 -m must` (`run --help`: every option)",
+    )
+
     check = commands.add_parser("verify", help="check that a summary.json certifies conformance")
     check.add_argument("summary", metavar="SUMMARY", help="path of a run's summary.json")
     check.set_defaults(handler=_verify)
@@ -162,6 +170,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # pytest's options are pytest's to parse (and `run --help` is pytest's help)
+        from conformance import run
+
+        return run.main(argv[1:])
     arguments = parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

@@ -61,6 +61,8 @@ class Variable:
     remote_default: Any = None
     maximum: float | None = None  # numbers above it are absurd (a typo, or a unit mix-up) and refused
     minimum: float | None = None  # for numbers whose "positive" is not enough (a 10-byte response cap)
+    meaning: str = ""  # what it is, for --help (the default is added from the *_default fields)
+    loopback_default: Any = None  # a remote target on 127.0.0.0/8, ::1 or localhost; None: as remote_default
 
     @property
     def key(self) -> str:
@@ -76,20 +78,103 @@ class Variable:
         """The argparse destination pytest stores the option under."""
         return self.flag.lstrip("-").replace("-", "_")
 
+    def default_for(self, *, remote: bool, loopback: bool = False) -> Any:
+        """The default for a run against the embedded emulator, a remote target, or a remote target on loopback."""
+        if remote and loopback and self.loopback_default is not None:
+            return self.loopback_default
+        return self.remote_default if remote else self.embedded_default
+
+    def default_text(self) -> str:
+        """The defaults as --help states them: one value, or one per kind of target where they differ."""
+        if self.embedded_default is None:
+            return "not set"
+        loopback = self.remote_default if self.loopback_default is None else self.loopback_default
+        by_value: dict[str, list[str]] = {}
+        for value, where in (
+            (self.embedded_default, "the embedded emulator"),
+            (loopback, "a loopback target"),
+            (self.remote_default, "a remote target"),
+        ):
+            by_value.setdefault(_shown(value), []).append(where)
+        if len(by_value) == 1:
+            return next(iter(by_value))
+        return ", ".join(f"{value} for {' and '.join(where)}" for value, where in by_value.items())
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback_origin(base_url: str | None) -> bool:
+    """True for an http(s) origin on 127.0.0.0/8, ::1 or localhost: a server on this machine."""
+    import ipaddress
+
+    host = urllib.parse.urlsplit(base_url or "").hostname or ""
+    if host.lower().rstrip(".") in LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("QODER_BASE_URL", "base_url", "text"),
-    Variable("QODER_PAT", "pat", "secret"),
-    Variable("QODER_ENVIRONMENT_ID", "environment_id", "env_id"),
-    Variable("QODER_CLOUD_ENVIRONMENT_ID", "cloud_environment_id", "env_id"),
-    Variable("QODER_OTHER_ENVIRONMENT_ID", "other_environment_id", "env_id"),
-    Variable("QODER_FORBIDDEN_PAT", "forbidden_pat", "secret"),
-    Variable("QODER_EXPIRED_PAT", "expired_pat", "secret"),
-    Variable("QODER_PROVISIONER", "provisioner", "text"),
-    Variable("QODER_HOOK_URL", "hook_url", "text"),
-    Variable("QODER_AGENT_ID", "agent_id", "text"),
+    Variable(
+        "QODER_BASE_URL",
+        "base_url",
+        "text",
+        meaning="origin of the API under test, e.g. https://api.qoder.com (the suite appends /api/v1/cloud/...); "
+        "unset: the bundled emulator is started and tested",
+    ),
+    Variable("QODER_PAT", "pat", "secret", meaning="PAT authorized for QODER_ENVIRONMENT_ID"),
+    Variable("QODER_ENVIRONMENT_ID", "environment_id", "env_id", meaning="a self_hosted environment (env_...)"),
+    Variable(
+        "QODER_CLOUD_ENVIRONMENT_ID",
+        "cloud_environment_id",
+        "env_id",
+        meaning="an existing environment that is NOT self_hosted (the 400 case); unset: that case is not verified",
+    ),
+    Variable(
+        "QODER_OTHER_ENVIRONMENT_ID",
+        "other_environment_id",
+        "env_id",
+        meaning="a second self_hosted environment the PAT may use (the 404 case); unset: not verified",
+    ),
+    Variable(
+        "QODER_FORBIDDEN_PAT",
+        "forbidden_pat",
+        "secret",
+        meaning="a valid PAT of another principal, not authorized for QODER_ENVIRONMENT_ID (the 403 case); "
+        "unset: not verified",
+    ),
+    Variable(
+        "QODER_EXPIRED_PAT", "expired_pat", "secret", meaning="an expired PAT (the 401 case); unset: not verified"
+    ),
+    Variable(
+        "QODER_PROVISIONER",
+        "provisioner",
+        "text",
+        meaning="how cases get items in a given state: hook or lifecycle (unset: hook if QODER_HOOK_URL is set, "
+        "lifecycle if QODER_AGENT_ID is)",
+    ),
+    Variable("QODER_HOOK_URL", "hook_url", "text", meaning="URL of the state-setup hook (provisioner hook)"),
+    Variable("QODER_AGENT_ID", "agent_id", "text", meaning="agent used to create sessions (provisioner lifecycle)"),
     # --qoder-strict, a flag without a value (pytest's own --strict means something else).
-    Variable("QODER_STRICT", "strict", "bool", embedded_default=False, remote_default=False),
+    Variable(
+        "QODER_STRICT",
+        "strict",
+        "bool",
+        embedded_default=False,
+        remote_default=False,
+        meaning="SHOULD deviations fail the run too",
+    ),
     Variable(
         "QODER_REPORTS_DIR",
         "reports_dir",
@@ -97,20 +182,87 @@ VARIABLES: tuple[Variable, ...] = (
         option="--reports-dir",
         embedded_default="reports",
         remote_default="reports",
+        meaning="folder for every report of the run (relative to the working directory)",
     ),
     # The total deadline of one request: connect + send + the whole response (not per read).
-    Variable("QODER_TIMEOUT", "timeout_s", "positive", embedded_default=10.0, remote_default=10.0, maximum=3600),
+    Variable(
+        "QODER_TIMEOUT",
+        "timeout_s",
+        "positive",
+        embedded_default=10.0,
+        remote_default=10.0,
+        maximum=3600,
+        meaning="total deadline of one request in seconds: connect, send and the whole response",
+    ),
     # Client-side rate limits (requests per second, 0 = off). Remote defaults are the docs' suggested client
-    # baselines (api-reference §1: "GET <= 50 rps, writes <= 20 rps"); the embedded emulator needs none.
-    Variable("QODER_WRITE_RATE", "write_rate", "rate", embedded_default=0.0, remote_default=20.0, maximum=1e5),
-    Variable("QODER_READ_RATE", "read_rate", "rate", embedded_default=0.0, remote_default=50.0, maximum=1e5),
-    Variable("QODER_CONCURRENCY", "concurrency", "count", embedded_default=8, remote_default=4, maximum=1024),
-    Variable("QODER_ROUNDS", "rounds", "count", embedded_default=5, remote_default=2, maximum=10_000),
+    # baselines (api-reference §1: "GET <= 50 rps, writes <= 20 rps"); the embedded emulator needs none, and neither
+    # does a target on this machine (loopback): it is a local server under test, not the shared service.
+    Variable(
+        "QODER_WRITE_RATE",
+        "write_rate",
+        "rate",
+        embedded_default=0.0,
+        remote_default=20.0,
+        loopback_default=0.0,
+        maximum=1e5,
+        meaning="client-side limit on POST requests per second, 0 = off",
+    ),
+    Variable(
+        "QODER_READ_RATE",
+        "read_rate",
+        "rate",
+        embedded_default=0.0,
+        remote_default=50.0,
+        loopback_default=0.0,
+        maximum=1e5,
+        meaning="client-side limit on GET requests per second, 0 = off",
+    ),
+    Variable(
+        "QODER_CONCURRENCY",
+        "concurrency",
+        "count",
+        embedded_default=8,
+        remote_default=4,
+        maximum=1024,
+        meaning="parallel requests in the concurrency cases",
+    ),
+    Variable(
+        "QODER_ROUNDS",
+        "rounds",
+        "count",
+        embedded_default=5,
+        remote_default=2,
+        maximum=10_000,
+        meaning="repetitions of each concurrency case",
+    ),
     # The model-based cases' budget (test_stop_model.py): examples per start state, steps per example, and fresh
     # random sequences on each run instead of the fixed ones.
-    Variable("QODER_MODEL_EXAMPLES", "model_examples", "count", embedded_default=20, remote_default=20, maximum=1e5),
-    Variable("QODER_MODEL_STEPS", "model_steps", "count", embedded_default=8, remote_default=8, maximum=10_000),
-    Variable("QODER_MODEL_RANDOM", "model_random", "bool", embedded_default=False, remote_default=False),
+    Variable(
+        "QODER_MODEL_EXAMPLES",
+        "model_examples",
+        "count",
+        embedded_default=20,
+        remote_default=20,
+        maximum=1e5,
+        meaning="model-based cases: examples per start state",
+    ),
+    Variable(
+        "QODER_MODEL_STEPS",
+        "model_steps",
+        "count",
+        embedded_default=8,
+        remote_default=8,
+        maximum=10_000,
+        meaning="model-based cases: steps per example",
+    ),
+    Variable(
+        "QODER_MODEL_RANDOM",
+        "model_random",
+        "bool",
+        embedded_default=False,
+        remote_default=False,
+        meaning="model-based cases: fresh random sequences on each run instead of the fixed ones",
+    ),
     # The cap on one response body, in bytes (a Work item is well under a kilobyte; the cap bounds memory).
     Variable(
         "QODER_MAX_RESPONSE_BYTES",
@@ -120,6 +272,7 @@ VARIABLES: tuple[Variable, ...] = (
         remote_default=4 * 1024 * 1024,
         minimum=1024,
         maximum=1024**3,
+        meaning="cap on one response body in bytes; a larger or endless body is an error, never read into memory",
     ),
 )
 # How the suite runs rather than what it targets: these may be set with or without a target.
@@ -384,9 +537,10 @@ def _validate(
         )
 
     remote = values.get("provisioner") != EMBEDDED
+    loopback = remote and is_loopback_origin(values.get("base_url"))
     for variable in VARIABLES:
         if variable.field not in values and variable.embedded_default is not None:
-            values[variable.field] = _parse(variable, variable.remote_default if remote else variable.embedded_default)
+            values[variable.field] = _parse(variable, variable.default_for(remote=remote, loopback=loopback))
     return Settings(**values, run_id=run_id, config_file=path)
 
 

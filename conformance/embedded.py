@@ -70,7 +70,8 @@ class EmbeddedEmulator:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         command = [sys.executable, "-m", "qoder_emulator", "--port", "0", "--config", "-"]
-        command += ["--parent-pid", str(os.getpid())]
+        # --quiet: no access log. Its lines would only pile up in the pipe's queue, unread, for the whole run.
+        command += ["--parent-pid", str(os.getpid()), "--quiet"]
         self._redact = redact
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)

@@ -1,16 +1,22 @@
 """The suite's pytest plugin: options, markers, fixtures, verdicts, JUnit properties, reports and exit status.
 
 Suite mode (emulator, preflight, reports, JUnit path) is on only when the collected paths lie inside the
-`conformance/` package (or `--qoder-suite` forces it, for the harness's own tests); `pytest tests/...` only gets the
-options and the marker handling. Verdicts (decided in judge.py): only a Checker mismatch of a case is a FAIL; a
-HarnessError in any phase, or any other exception (a bare `assert` included: it names no requirement), is an
-*error*, shown and counted as an error by pytest and JUnit. A failure's representation is its mismatch lines (with
-the doc sentences and exchanges for JUnit and -v), never a traceback of this plugin's hooks; terminal.py writes
-the footer.
+`conformance/` package (as paths, or as `--pyargs conformance[.module]`; or `--qoder-suite` forces it, for the
+harness's own tests); `pytest tests/...` only gets the options and the marker handling. The plugin is loaded for
+every pytest run of an environment where the package is installed (its `pytest11` entry point), so outside its
+own runs (is_own_run: suite mode, runs rooted at the repository, `-p conformance.plugin`) it stays inert: options
+and markers only, no fixtures, no requirement-ID checks.
+
+Verdicts (decided in judge.py): only a Checker mismatch of a case is a FAIL; a HarnessError in any phase, or any
+other exception (a bare `assert` included: it names no requirement), is an *error*, shown and counted as an error
+by pytest and JUnit. A failure's representation is its mismatch lines (with the doc sentences and exchanges for
+JUnit and -v), never a traceback of this plugin's hooks; terminal.py writes the footer.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -25,10 +31,12 @@ import conformance
 from conformance import catalogue, checks, evidence, judge, preflight, results, terminal
 from conformance.client import RateLimiter, SuiteClient, close_shared_clients
 from conformance.config import (
+    BY_FIELD,
     VARIABLES,
     Settings,
     check_reports_dir,
     embedded_emulator_config,
+    is_loopback_origin,
     load_settings,
     new_run_id,
 )
@@ -105,14 +113,14 @@ CASE_KEY = pytest.StashKey[CaseState]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qoder", "Qoder Stop work item conformance")
     for variable in VARIABLES:
-        hint = f"(default: environment {variable.name}, then the config file key '{variable.key}')"
+        hint = f"(also {variable.name}, or '{variable.key}' in the config file; default: {variable.default_text()})"
         if variable.kind == "secret":
             hint += "; prefer the environment variable or the config file: command lines are visible to others"
         if variable.name in FLAG_VARIABLES:  # a switch without a value
             group.addoption(variable.flag, dest=variable.dest, action="store_true", help=f"{variable.name} {hint}")
             continue
         group.addoption(
-            variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.name} {hint}"
+            variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.meaning} {hint}"
         )
     group.addoption(
         "--qoder-config",
@@ -126,7 +134,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="qoder_suite",
         action="store_true",
         default=False,
-        help="suite mode for test files outside conformance/ (the harness's own tests)",
+        help="suite mode for test files outside conformance/ (the harness's own tests; default: off, suite mode "
+        "is on only for the conformance package's own cases)",
     )
 
 
@@ -134,11 +143,72 @@ def is_suite_mode(config: pytest.Config) -> bool:
     if config.getoption("qoder_suite", False):
         return True
     base = Path(config.invocation_params.dir)
+    pyargs = bool(config.getoption("pyargs", False))
     for arg in config.args:
-        path = (base / str(arg).split("::")[0]).resolve()
+        target = str(arg).split("::")[0]
+        path = (module_path(target) if pyargs else None) or (base / target).resolve()
         if path == PACKAGE_DIR or PACKAGE_DIR in path.parents:
             return True
     return False
+
+
+def module_path(name: str) -> Path | None:
+    """Where `--pyargs NAME` points (a package's folder, a module's file), or None when NAME is not a module.
+
+    Resolved through the import system, like pytest does, so `--pyargs conformance` means this plugin's own
+    package and not another distribution's `conformance`."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    return Path(spec.origin).resolve() if spec.origin else None
+
+
+# Registered by the plugin itself (not only in pyproject.toml): an installed copy has no project ini file.
+MARKERS = (
+    "req(*ids): the requirement IDs a case verifies (see conformance/catalogue/requirements.toml)",
+    "must: the case verifies at least one MUST requirement",
+    "should: the case verifies at least one SHOULD requirement",
+    "unspecified: the case records behaviour the docs leave open; it asserts nothing",
+    "sdk: needs the official SDK (pip install 'qoder-work-conformance[sdk]')",
+    "slow: takes more than a few seconds",
+)
+
+
+def register_markers(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+
+
+OWN_RUN_KEY = pytest.StashKey[bool]()
+FIXTURES_PLUGIN = "conformance.fixtures"
+
+
+def register_fixtures(config: pytest.Config) -> None:
+    """The suite's fixtures (`settings`, `check`, `api`, `provision`) for the plugin's own runs only: as global
+    plugin fixtures they would shadow, or be shadowed by, another plugin's fixture of the same name (pytest-django
+    has a `settings`) in every project of the environment. Registered before the session parses fixtures."""
+    from conformance import fixtures
+
+    if not config.pluginmanager.has_plugin(FIXTURES_PLUGIN):
+        config.pluginmanager.register(fixtures, FIXTURES_PLUGIN)
+
+
+def is_own_run(config: pytest.Config) -> bool:
+    """Runs where the plugin does more than add options and markers (requirement-ID checks, level markers, the
+    assertion-rewriting exemption): suite mode, runs rooted at this repository, and runs that name the plugin
+    (`-p conformance.plugin`, as the self-tests' inner runs do). Any other project of an environment where the
+    package is installed loads the plugin through its entry point and must not feel it (e.g. its own `req`
+    marker)."""
+    if is_suite_mode(config) or Path(config.rootpath).resolve() == PACKAGE_DIR.parent:
+        return True
+    arguments = [str(argument) for argument in config.invocation_params.args]
+    named = any(flag == "-p" and name == __name__ for flag, name in itertools.pairwise(arguments))
+    return named or f"-p{__name__}" in arguments
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -167,7 +237,11 @@ def exempt_libraries_from_assertion_rewriting(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    exempt_libraries_from_assertion_rewriting(config)
+    register_markers(config)
+    config.stash[OWN_RUN_KEY] = is_own_run(config)
+    if config.stash[OWN_RUN_KEY]:
+        exempt_libraries_from_assertion_rewriting(config)  # other projects keep pytest's default
+        register_fixtures(config)
     if not is_suite_mode(config):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -331,8 +405,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     target = settings.base_url or "embedded emulator (one per process)"
     return [
         f"qoder: target {target}, provisioner {settings.provisioner}, run {settings.run_id}, "
-        f"strict {settings.strict}, reports {settings.reports_dir}"
+        f"strict {settings.strict}, reports {settings.reports_dir}",
+        rate_limit_line(settings),
     ]
+
+
+def rate_limit_line(settings: Settings) -> str:
+    """The client-side rate limits in force (as RateLimiter.for_settings applies them) and how to change them."""
+    write, read = BY_FIELD["write_rate"], BY_FIELD["read_rate"]
+    if settings.embedded:
+        return "qoder: rate limits off (embedded emulator)"
+    where = "loopback target" if is_loopback_origin(settings.base_url) else "remote target"
+    how = f"{write.name} / {read.name} (or {write.flag} / {read.flag}; requests per second, 0 = off)"
+    if not settings.write_rate and not settings.read_rate:
+        return f"qoder: rate limits off ({where}); to turn them on, set {how}"
+    shown = [
+        f"{kind} {rate:g}/s" if rate else f"{kind} unlimited"
+        for kind, rate in (("writes", settings.write_rate), ("reads", settings.read_rate))
+    ]
+    return f"qoder: rate limits {', '.join(shown)} ({where}); to change them, set {how}"
 
 
 # --------------------------------------------------------------------------------------------- markers, keywords
@@ -356,7 +447,7 @@ def strongest_level(ids: list[str]) -> str:
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     """An unknown requirement ID is a collection error of the file that uses it, naming the ID."""
     report = yield
-    if report.outcome != "passed":
+    if report.outcome != "passed" or not collector.config.stash.get(OWN_RUN_KEY, False):
         return report
     known = catalogue.requirements()
     unknown = sorted(
@@ -374,6 +465,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Level markers and ID keywords, before -m/-k deselection: `-m must`, `-k STOP-TR-FORCE` select."""
+    if not item.config.stash.get(OWN_RUN_KEY, False):
+        return
     for rid in requirement_ids(item):
         if rid not in catalogue.requirements():
             continue
@@ -382,6 +475,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- fixtures
+# Plain functions here; conformance/fixtures.py makes them fixtures, registered only for the plugin's own runs.
 
 
 def _run_state(request: pytest.FixtureRequest) -> RunState:
@@ -407,24 +501,20 @@ def _case_state(request: pytest.FixtureRequest) -> CaseState:
     return case
 
 
-@pytest.fixture(scope="session")
 def settings(request: pytest.FixtureRequest) -> Settings:
     return _run_state(request).settings
 
 
-@pytest.fixture
 def check(request: pytest.FixtureRequest) -> checks.Checker:
     return _case_state(request).checker
 
 
-@pytest.fixture
 def api(request: pytest.FixtureRequest) -> SuiteClient:
     state = _run_state(request)
     assert state.redactor is not None
     return SuiteClient(state.settings, _case_state(request).record, state.redactor, state.limiter)
 
 
-@pytest.fixture
 def provision(request: pytest.FixtureRequest, api: SuiteClient) -> Iterator[Callable[..., dict[str, Any]]]:
     """`provision(state)`: a new item in that state. After the case, its live items are force-stopped: a target's
     queue stays short (the lifecycle provisioner's poll wades through every queued item), and a run killed later

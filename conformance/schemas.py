@@ -1,5 +1,9 @@
 """JSON Schemas for the documented objects, loaded from the repo's `schemas/` folder, with real format checks.
 
+The files have one home in the repository, the top-level `schemas/` folder, where users and other tools look for
+them. A wheel carries that folder as the data package `conformance.schema_files` (mapped at build time, see
+pyproject.toml); a checkout (an editable install) has only the folder. `schema_dir()` finds whichever exists.
+
 The schemas are files rather than Python so that anyone (another suite, an SDK author) can reuse them. This module
 only loads them, lets them `$ref` each other through a `referencing` Registry, and validates with a FormatChecker
 whose `date-time` check is a real RFC 3339 parser: jsonschema treats `format` as an annotation unless a checker is
@@ -20,14 +24,32 @@ if TYPE_CHECKING:  # imported on first use: every xdist worker imports this modu
     from jsonschema import Draft202012Validator, FormatChecker
     from referencing import Registry
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_NAMES = ("work-item", "error", "work-heartbeat", "work-list")
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Installed wheel first, then a checkout: an installed copy must never read a stray `schemas/` next to site-packages.
+SCHEMA_DIR_CANDIDATES = (PACKAGE_DIR / "schema_files", PACKAGE_DIR.parent / "schemas")
+
+
+def find_schema_dir(candidates: tuple[Path, ...] = SCHEMA_DIR_CANDIDATES) -> Path:
+    """The first candidate folder that holds every schema; names each place looked in when none does."""
+    for folder in candidates:
+        if all((folder / f"{name}.schema.json").is_file() for name in SCHEMA_NAMES):
+            return folder
+    looked = ", ".join(str(folder) for folder in candidates)
+    raise FileNotFoundError(f"the JSON Schemas ({', '.join(SCHEMA_NAMES)}) are not installed; looked in: {looked}")
 
 
 def schema_path(name: str) -> Path:
     if name not in SCHEMA_NAMES:
         raise KeyError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
-    return SCHEMA_DIR / f"{name}.schema.json"
+    return schema_dir() / f"{name}.schema.json"
+
+
+@cache
+def schema_dir() -> Path:
+    """Looked up on first use, not at import: a broken install then fails the case that needs a schema, with the
+    places looked in, instead of the plugin failing to load."""
+    return find_schema_dir()
 
 
 @cache

@@ -6,11 +6,12 @@ one, and `launch` returns only once the server has answered a real HTTP request.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import uvicorn
 
 from qoder_emulator import config as config_module
 from qoder_emulator import dialects, faults
+from qoder_emulator.access_log import AccessLogMiddleware
 from qoder_emulator.app import API_PREFIX, HOOK_PATH, build_app
 from qoder_emulator.store import Store
 
@@ -46,13 +48,19 @@ class Assembly:
         latency_ms: int = 0,
         fault_names: Iterable[str] = (),
         dialect: Mapping[str, str] | None = None,
+        access_log: Callable[[str], None] | None = None,
     ) -> Assembly:
+        """`access_log`: where each request's log line goes (None: no access log)."""
         if latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         loaded = config_module.load(config)
         overrides = faults.resolve(fault_names)
         work_store = Store(loaded, dialect=dialects.resolve(dialect), overrides=overrides)
-        return cls(work_store, build_app(work_store, overrides=overrides, latency_ms=latency_ms), overrides)
+        app = build_app(work_store, overrides=overrides, latency_ms=latency_ms)
+        if access_log is not None:
+            tokens = [token for p in loaded.principals for token in (*p.tokens, *p.expired_tokens)]
+            app = AccessLogMiddleware(app, tokens, access_log)
+        return cls(work_store, app, overrides)
 
     def settings(self, host: str, port: int) -> dict[str, str]:
         base = origin(host, port)
@@ -72,6 +80,7 @@ class Assembly:
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; an OSError's message names the host and port (e.g. a port in use)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets that say they are TCP, and
     # without it every response waits ~40 ms for the client's delayed ACK (Nagle).
@@ -79,9 +88,12 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as error:
         sock.close()
-        raise
+        reason = (error.strerror or str(error)).lower()
+        hint = " (another process is listening there: choose another --port, or 0 for any free port)"
+        in_use = error.errno == errno.EADDRINUSE
+        raise OSError(error.errno, f"cannot listen on {host}:{port}: {reason}{hint if in_use else ''}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

@@ -143,7 +143,7 @@ ERROR_EXAMPLES = {
 
 
 def test_schema_folder_holds_exactly_the_named_schemas():
-    on_disk = sorted(path.name for path in schemas.SCHEMA_DIR.glob("*.json"))
+    on_disk = sorted(path.name for path in schemas.schema_dir().glob("*.json"))
     assert on_disk == sorted(f"{name}.schema.json" for name in schemas.SCHEMA_NAMES)
 
 
