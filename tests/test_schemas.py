@@ -131,6 +131,24 @@ ERROR_EXAMPLES = {
             "available_from": "<beta id>",
         },
     },
+    # api-reference.md §7.1: optional fields are "Required: No"; null-versus-absent is not settled, so a server that
+    # sends an optional field without a value as null conforms (issue: 18 false FAILs under STOP-ERR-ENVELOPE).
+    "optional-fields-null": {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Request body is not valid JSON",
+            "param": None,
+            "feature": None,
+            "available_from": None,
+        },
+    },
+    # api-reference.md §7.1 and §11: an extra top-level field (the SDKs read an undocumented request_id).
+    "extra-request-id": {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "Environment or work item not found"},
+        "request_id": "req_0123",
+    },
     # api-reference.md §1: the CN invalid-JSON message.
     "cn-invalid-json": {
         "type": "error",
@@ -352,11 +370,14 @@ WRONG_ERRORS = {
     "error-type-empty": (lambda e: e["error"].update(type=""), "$.error.type: '' should be non-empty"),
     "error-type-number": (lambda e: e["error"].update(type=404), "$.error.type: 404 is not of type 'string'"),
     "message-null": (lambda e: e["error"].update(message=None), "$.error.message: None is not of type 'string'"),
-    "param-number": (lambda e: e["error"].update(param=1), "$.error.param: 1 is not of type 'string'"),
-    "feature-null": (lambda e: e["error"].update(feature=None), "$.error.feature: None is not of type 'string'"),
+    "param-number": (lambda e: e["error"].update(param=1), "$.error.param: 1 is not of type 'string', 'null'"),
+    "feature-false": (
+        lambda e: e["error"].update(feature=False),
+        "$.error.feature: False is not of type 'string', 'null'",
+    ),
     "available-from-list": (
         lambda e: e["error"].update(available_from=[]),
-        "$.error.available_from: [] is not of type 'string'",
+        "$.error.available_from: [] is not of type 'string', 'null'",
     ),
 }
 
