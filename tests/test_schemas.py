@@ -437,3 +437,26 @@ def test_list_items_are_validated_through_the_work_item_ref():
         "$.data[1]: 'metadata' is a required property",
         "$.data[1].state: 'paused' is not one of ['queued', 'starting', 'active', 'stopping', 'stopped']",
     ]
+
+
+# --- timestamps in UTC (STOP-TS-UTC), judged apart from the schema ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "in_utc"),
+    [
+        ("2026-07-01T08:15:01Z", True),
+        ("2026-07-01T08:15:01.120394z", True),
+        ("2026-07-01T08:15:01+00:00", True),  # another way of writing UTC: a dialect, never a FAIL
+        ("2026-07-01T08:15:01-00:00", True),
+        ("2026-07-01T16:15:01+08:00", False),  # the same instant, not in UTC
+        ("2026-07-01T03:15:01.5-05:00", False),
+    ],
+)
+def test_utc_check_accepts_every_way_of_writing_utc_and_nothing_else(value, in_utc):
+    from conformance.checks import Checker
+    from conformance.expectations import expect_utc_timestamps
+
+    check = Checker(frozenset({"STOP-TS-UTC"}))
+    expect_utc_timestamps(check, "STOP-TS-UTC", {"created_at": value, "stopped_at": None, "started_at": "not a time"})
+    assert [m.what for m in check.mismatches] == ([] if in_utc else ["created_at in UTC"])
