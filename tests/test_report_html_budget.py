@@ -96,3 +96,16 @@ def test_first_things_first(tmp_path: Path) -> None:
     first_id = page.index("work_00000000000000000000000000000000")
     assert first_id > page.index('<details class="fold" id="cleanup">')  # the IDs are folded away
     assert page.index('id="attention-STOP-TR-FORCE"') < page.index('id="attention-STOP-OPEN-NO-CONTENT-TYPE"')
+
+
+def test_the_judges_cause_and_consequence_are_shown_root_causes_first() -> None:
+    """Verdict records that carry `cause` and `consequence_of` (the one judge's fields) are rendered as such."""
+    vetted = vet(sample_run())
+    by_id = {verdict.id: verdict for verdict in vetted.verdicts}
+    consequence = by_id["STOP-TR-FORCE"]
+    consequence.cause = "[STOP-TR-FORCE MUST] state: the judge's own one-line cause"  # type: ignore[attr-defined]
+    consequence.consequence_of = "STOP-ERR-INVALID-JSON"  # type: ignore[attr-defined]
+    page = html.render(vetted)
+    assert "the judge&#x27;s own one-line cause" in page
+    assert 'probably a consequence of <a href="#req-STOP-ERR-INVALID-JSON">STOP-ERR-INVALID-JSON</a>' in page
+    assert page.index('id="attention-STOP-ERR-INVALID-JSON"') < page.index('id="attention-STOP-TR-FORCE"')
