@@ -7,6 +7,7 @@ rule is judged the same way in every case that meets it.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -94,3 +95,29 @@ def expect_untouched(check: Checker, requirement: str, api: Any, item: dict) -> 
 
 def expect_timestamp(check: Checker, requirement: str, what: str, value: Any) -> None:
     check.that(requirement, parse_timestamp(value) is not None, what, "an RFC 3339 timestamp", value)
+
+
+def expect_utc_timestamps(check: Checker, requirement: str, body: Any, where: str = "") -> None:
+    """Every timestamp of a Work item is in UTC: offset zero, however written (`Z`, `z`, `+00:00`).
+
+    Only values that are RFC 3339 timestamps are judged here; a missing, null or malformed one is the schema's
+    business (STOP-RESP-SCHEMA), so one fault is blamed under one requirement.
+    """
+    for name in tables.TIMESTAMP_FIELDS:
+        value = field_value(body, name)
+        moment = parse_timestamp(value)
+        if moment is not None:
+            check.that(
+                requirement, moment.utcoffset() == timedelta(0), f"{where}{name} in UTC", "offset Z or +00:00", value
+            )
+
+
+def expect_stop_request_kept(check: Checker, requirement: str, before: Any, answer: Any, what: str) -> None:
+    """A graceful stop that was requested stays requested: once stop_requested_at holds a time, it keeps it.
+
+    Judged only when the item had a request time and the answer is the item moved to stopped: an answer that is not
+    (an error, the wrong state) is another requirement's failure, and blaming this one too would be noise.
+    """
+    if parse_timestamp(before) is None or field_value(answer, "state") != "stopped":
+        return
+    check.equal(requirement, what, before, field_value(answer, "stop_requested_at"))

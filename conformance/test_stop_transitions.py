@@ -14,7 +14,9 @@ from conformance.checks import MISSING, field_value
 from conformance.expectations import (
     body_of,
     expect_fields_unchanged,
+    expect_stop_request_kept,
     expect_timestamp,
+    expect_utc_timestamps,
     expect_work_item,
 )
 
@@ -25,6 +27,7 @@ ALWAYS = (
     "STOP-RESP-PERSISTED",
     "STOP-RESP-UNCHANGED-FIELDS",
     "STOP-TS-STOPPED-AT",
+    "STOP-TS-UTC",
 )
 
 
@@ -37,6 +40,8 @@ def _case(row: tables.Transition, form: tables.BodyForm):
             requirements.append("STOP-TS-STOP-REQUESTED")
         if row.result == "stopped" and row.current != "stopped":
             requirements.append("STOP-OPEN-STOP-REQUESTED-AT")
+        if row.current == "stopping":
+            requirements.append("STOP-TS-STOP-REQUESTED-KEPT")
     return pytest.param(
         row, form, marks=pytest.mark.req(*requirements), id=f"{row.requirement}-{row.current}-{form.name}"
     )
@@ -89,7 +94,17 @@ def _check_stop_timestamps(check, row: tables.Transition, item: dict, body) -> N
     else:
         check.equal("STOP-TS-STOPPED-AT", "stopped_at while live", None, stopped_at)
 
+    expect_utc_timestamps(check, "STOP-TS-UTC", body)
     stop_requested_at = field_value(body, "stop_requested_at")
+    if row.current == "stopping":
+        # The graceful stop was requested when the item moved to stopping; stopping it now does not undo that.
+        expect_stop_request_kept(
+            check,
+            "STOP-TS-STOP-REQUESTED-KEPT",
+            item.get("stop_requested_at"),
+            body,
+            f"stop_requested_at after force={str(row.force).lower()} on stopping (kept)",
+        )
     if row.result == "stopping":
         expect_timestamp(check, "STOP-TS-STOP-REQUESTED", "stop_requested_at after a graceful stop", stop_requested_at)
     elif row.current != "stopped":
@@ -129,7 +144,12 @@ def _record_unspecified(check, row: tables.Transition, item: dict, response) -> 
 
 
 @pytest.mark.req(
-    "STOP-DRAIN", "STOP-TR-LIVE-GRACEFUL", "STOP-TR-STOPPING-CONFIRM", "STOP-RESP-OK", "STOP-RESP-PERSISTED"
+    "STOP-DRAIN",
+    "STOP-TR-LIVE-GRACEFUL",
+    "STOP-TR-STOPPING-CONFIRM",
+    "STOP-RESP-OK",
+    "STOP-RESP-PERSISTED",
+    "STOP-TS-STOP-REQUESTED-KEPT",
 )
 def test_graceful_drain_protocol(provision, api, check) -> None:
     """active -> stop {} -> stopping -> (worker drains) -> stop {} -> stopped, then a GET shows stopped."""
@@ -144,6 +164,13 @@ def test_graceful_drain_protocol(provision, api, check) -> None:
     second = api.stop(environment_id, work_id, content=empty.content, headers=empty.headers)
     check.equal("STOP-RESP-OK", "second stop {}: status", 200, second.status_code)
     check.equal("STOP-DRAIN", "second stop {}: state", "stopped", field_value(body_of(second), "state"))
+    expect_stop_request_kept(
+        check,
+        "STOP-TS-STOP-REQUESTED-KEPT",
+        field_value(body_of(first), "stop_requested_at"),
+        body_of(second),
+        "second stop {}: stop_requested_at (kept from the first)",
+    )
 
     final = api.get(environment_id, work_id)
     check.equal("STOP-RESP-PERSISTED", "GET after the drain: state", "stopped", field_value(body_of(final), "state"))

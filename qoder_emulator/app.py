@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qoder_emulator import inputs, machine, store
+from qoder_emulator import inputs, machine, rendering, store
 from qoder_emulator.config import Environment, Principal
 from qoder_emulator.faults import Overrides
 from qoder_emulator.inputs import MAX_BODY_BYTES, InvalidInput
@@ -244,7 +244,7 @@ class WorkApi:
         ttl = inputs.query_integer(
             query, "desired_ttl_seconds", minimum=1, message="desired_ttl_seconds is not a positive integer"
         )
-        expected = inputs.expected_last_heartbeat(query)
+        expected = rendering.stored_echo(inputs.expected_last_heartbeat(query), self.dialect)
         _, outcome = self.store.heartbeat(
             environment.id, request.path_params["work_id"], expected_last_heartbeat=expected, desired_ttl_seconds=ttl
         )
@@ -345,4 +345,7 @@ def build_app(work_store: store.Store, *, overrides: Overrides | None = None, la
     app = Starlette(routes=api.routes(), exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False  # a redirect would be a response without the JSON envelope
     app.state.store = work_store
-    return LatencyMiddleware(app, latency_ms / 1000) if latency_ms > 0 else app
+    served: ASGIApp = (
+        rendering.DialectMiddleware(app, work_store.dialect) if rendering.rewrites(work_store.dialect) else app
+    )
+    return LatencyMiddleware(served, latency_ms / 1000) if latency_ms > 0 else served

@@ -89,6 +89,27 @@ CHOICES: tuple[Choice, ...] = (
         "§12.16",
     ),
     Choice(
+        "error-optional-fields",
+        ("omit", "null"),
+        "An optional error envelope field (param, feature, available_from) that has no value",
+        ("left out", "sent as null"),
+        "§12.8",
+    ),
+    Choice(
+        "response-charset",
+        ("off", "on"),
+        "Parameters on the media type of JSON answers",
+        ("application/json", "application/json; charset=utf-8"),
+        "§12.5",
+    ),
+    Choice(
+        "utc-designator",
+        ("Z", "+00:00"),
+        "How a timestamp says it is in UTC",
+        ("Z, as in the docs' examples", "+00:00"),
+        "§8",
+    ),
+    Choice(
         "heartbeat-on-stopping",
         ("accept", "conflict"),
         "Heartbeat on a stopping item",
@@ -115,6 +136,9 @@ class Dialect:
     content_type: str = "sniff"
     timestamp_precision: str = "micro"
     extra_response_fields: str = "off"
+    error_optional_fields: str = "omit"
+    response_charset: str = "off"
+    utc_designator: str = "Z"
     heartbeat_on_stopping: str = "accept"
 
     def as_dict(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -350,6 +350,29 @@ def stop_without_request_time(
     if target == STOPPING:
         return replace(item, state=STOPPING)
     return replace(item, state=STOPPED, stopped_at=now)
+
+
+@fault(
+    "confirm-clears-stop-requested-at",
+    "the confirming stop (stopping -> stopped) clears stop_requested_at back to null (the request counts as served)",
+    seam="machine.stop",
+    violates=("STOP-TS-STOP-REQUESTED-KEPT",),
+)
+def stop_clearing_the_request(
+    item: WorkItem,
+    *,
+    force: bool,
+    now: datetime,
+    force_on_stopped: str = "return",
+    stop_requested_at: str = "graceful-only",
+) -> WorkItem:
+    """Reads stop_requested_at as "a stop is pending": once the worker confirms, nothing is pending, so it is reset."""
+    stopped = machine.stop(
+        item, force=force, now=now, force_on_stopped=force_on_stopped, stop_requested_at=stop_requested_at
+    )
+    if item.state == STOPPING and not force:
+        return replace(stopped, stop_requested_at=None)
+    return stopped
 
 
 @fault(
@@ -949,6 +972,35 @@ def to_json_with_naive_timestamps(item: WorkItem) -> dict[str, object]:
 
     def ts(moment: datetime | None) -> str | None:
         return None if moment is None else moment.replace(tzinfo=None).isoformat()
+
+    return {
+        "id": item.id,
+        "type": "work",
+        "environment_id": item.environment_id,
+        "data": {"type": "session", "id": item.session_id},
+        "state": item.state,
+        "created_at": ts(item.created_at),
+        "acknowledged_at": ts(item.acknowledged_at),
+        "started_at": ts(item.started_at),
+        "latest_heartbeat_at": ts(item.latest_heartbeat_at),
+        "stop_requested_at": ts(item.stop_requested_at),
+        "stopped_at": ts(item.stopped_at),
+        "metadata": dict(item.metadata),
+    }
+
+
+@fault(
+    "timestamps-in-local-zone",
+    "timestamps are rendered in the server's local zone (+08:00) instead of UTC, with the offset written correctly",
+    seam="machine.to_json",
+    violates=("STOP-TS-UTC",),
+)
+def to_json_in_local_time(item: WorkItem) -> dict[str, object]:
+    """The server runs with TZ=Asia/Shanghai and renders with astimezone(): valid RFC 3339, right instant, not UTC."""
+    local = timezone(timedelta(hours=8))
+
+    def ts(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(local).isoformat()
 
     return {
         "id": item.id,

@@ -119,6 +119,28 @@ def test_quotes_match_however_the_page_wraps_them():
     assert catalogue.normalize(rewrapped) in catalogue.normalize(catalogue.spec_text("stop-work-item.txt"))
 
 
+def test_table_rows_are_quoted_with_their_cell_boundaries():
+    """A quoted table row reads `false | queued | stopped`, never the run-together "falsequeuedstopped"."""
+    assert catalogue.get("STOP-TR-QUEUED").quote == "false | queued | stopped"
+    assert catalogue.get("STOP-TR-STOPPED-IDEMPOTENT").quote == "false | stopped | Returns the existing stopped item"
+    for requirement_id, row in tables.ERRORS.items():
+        requirement = catalogue.get(requirement_id)
+        if requirement.source == "stop-work-item.txt":
+            assert requirement.quote == f"{row.status} | {row.type} | {row.trigger}", requirement_id
+
+
+def test_spec_tables_keep_their_cell_boundaries():
+    """Every table of the Stop page keeps its cells apart, header rows included, so quotes can be read back."""
+    lines = catalogue.spec_text("stop-work-item.txt").splitlines()
+    for header in ("force | Current state | Result", "HTTP | Type | Trigger", "Header | Required | Description"):
+        assert header in lines
+    run_together = ("falsequeuedstopped", "400invalid_request_error", "Content-TypeNo", "forcebooleanNo")
+    assert not [line for line in lines if line.startswith(run_together)]
+    for requirement in catalogue.requirements().values():
+        if " | " in requirement.quote:
+            assert all(cell.strip() for cell in requirement.quote.split("|")), requirement.id
+
+
 # --- well-formed ------------------------------------------------------------------------------------------------
 
 

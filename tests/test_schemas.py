@@ -131,6 +131,24 @@ ERROR_EXAMPLES = {
             "available_from": "<beta id>",
         },
     },
+    # api-reference.md §7.1: optional fields are "Required: No"; null-versus-absent is not settled, so a server that
+    # sends an optional field without a value as null conforms (issue: 18 false FAILs under STOP-ERR-ENVELOPE).
+    "optional-fields-null": {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Request body is not valid JSON",
+            "param": None,
+            "feature": None,
+            "available_from": None,
+        },
+    },
+    # api-reference.md §7.1 and §11: an extra top-level field (the SDKs read an undocumented request_id).
+    "extra-request-id": {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "Environment or work item not found"},
+        "request_id": "req_0123",
+    },
     # api-reference.md §1: the CN invalid-JSON message.
     "cn-invalid-json": {
         "type": "error",
@@ -352,11 +370,14 @@ WRONG_ERRORS = {
     "error-type-empty": (lambda e: e["error"].update(type=""), "$.error.type: '' should be non-empty"),
     "error-type-number": (lambda e: e["error"].update(type=404), "$.error.type: 404 is not of type 'string'"),
     "message-null": (lambda e: e["error"].update(message=None), "$.error.message: None is not of type 'string'"),
-    "param-number": (lambda e: e["error"].update(param=1), "$.error.param: 1 is not of type 'string'"),
-    "feature-null": (lambda e: e["error"].update(feature=None), "$.error.feature: None is not of type 'string'"),
+    "param-number": (lambda e: e["error"].update(param=1), "$.error.param: 1 is not of type 'string', 'null'"),
+    "feature-false": (
+        lambda e: e["error"].update(feature=False),
+        "$.error.feature: False is not of type 'string', 'null'",
+    ),
     "available-from-list": (
         lambda e: e["error"].update(available_from=[]),
-        "$.error.available_from: [] is not of type 'string'",
+        "$.error.available_from: [] is not of type 'string', 'null'",
     ),
 }
 
@@ -416,3 +437,26 @@ def test_list_items_are_validated_through_the_work_item_ref():
         "$.data[1]: 'metadata' is a required property",
         "$.data[1].state: 'paused' is not one of ['queued', 'starting', 'active', 'stopping', 'stopped']",
     ]
+
+
+# --- timestamps in UTC (STOP-TS-UTC), judged apart from the schema ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "in_utc"),
+    [
+        ("2026-07-01T08:15:01Z", True),
+        ("2026-07-01T08:15:01.120394z", True),
+        ("2026-07-01T08:15:01+00:00", True),  # another way of writing UTC: a dialect, never a FAIL
+        ("2026-07-01T08:15:01-00:00", True),
+        ("2026-07-01T16:15:01+08:00", False),  # the same instant, not in UTC
+        ("2026-07-01T03:15:01.5-05:00", False),
+    ],
+)
+def test_utc_check_accepts_every_way_of_writing_utc_and_nothing_else(value, in_utc):
+    from conformance.checks import Checker
+    from conformance.expectations import expect_utc_timestamps
+
+    check = Checker(frozenset({"STOP-TS-UTC"}))
+    expect_utc_timestamps(check, "STOP-TS-UTC", {"created_at": value, "stopped_at": None, "started_at": "not a time"})
+    assert [m.what for m in check.mismatches] == ([] if in_utc else ["created_at in UTC"])

@@ -115,3 +115,49 @@ def test_heartbeat_on_stopping(make_http):
     item = conflict.provision("stopping")
     response = conflict.request("POST", conflict.work(item["id"], suffix="/heartbeat"))
     assert_error(response, 409, "invalid_request_error")
+
+
+def _error_of(response, status: int, error_type: str) -> dict:
+    """The error object, read directly: under error-optional-fields=null it carries fields assert_error refuses."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["type"] == "error" and body["error"]["type"] == error_type
+    return body["error"]
+
+
+def test_error_optional_fields(make_http):
+    omit, null = make_http(), make_http(dialect={"error-optional-fields": "null"})
+    error = _error_of(omit.stop(omit.provision("active"), content=b"{", headers=JSON), 400, "invalid_request_error")
+    assert set(error) == {"type", "message"}
+    error = _error_of(null.stop(null.provision("active"), content=b"{", headers=JSON), 400, "invalid_request_error")
+    assert error == {**error, "param": None, "feature": None, "available_from": None}
+    named = null.stop(null.provision("active"), content=b'{"force": "yes"}', headers=JSON)
+    assert _error_of(named, 400, "invalid_request_error")["param"] == "force"  # a value that exists is kept
+    unknown = null.request("GET", null.work("work_" + "0" * 32))
+    assert _error_of(unknown, 404, "not_found_error")["param"] is None
+
+
+def test_response_charset(make_http):
+    off, on = make_http(), make_http(dialect={"response-charset": "on"})
+    assert off.stop(off.provision("active"), content=b"{}").headers["content-type"] == "application/json"
+    item = on.provision("active")
+    answer = on.stop(item, content=b"{}")
+    assert answer.headers["content-type"] == "application/json; charset=utf-8"
+    assert answer.json()["state"] == "stopping" and int(answer.headers["content-length"]) == len(answer.content)
+    error = on.stop(item, content=b"{", headers=JSON)
+    assert error.status_code == 400 and error.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_utc_designator(make_http):
+    http = make_http(dialect={"utc-designator": "+00:00"})
+    item = http.provision("starting")
+    assert item["created_at"].endswith("+00:00") and item["acknowledged_at"].endswith("+00:00")
+    heartbeat = http.work(item["id"], suffix="/heartbeat")
+    first = http.request("POST", heartbeat, params={"expected_last_heartbeat": "NO_HEARTBEAT"}).json()
+    assert first["last_heartbeat"].endswith("+00:00")
+    echoed = http.request("POST", heartbeat, params={"expected_last_heartbeat": first["last_heartbeat"]})
+    assert echoed.status_code == 200  # the exact echo of what the server wrote
+    z_form = echoed.json()["last_heartbeat"].removesuffix("+00:00") + "Z"
+    assert http.request("POST", heartbeat, params={"expected_last_heartbeat": z_form}).status_code == 412
+    body = http.stop(item, content=b"{}", headers=JSON).json()
+    assert body["stop_requested_at"].endswith("+00:00") and body["stopped_at"] is None

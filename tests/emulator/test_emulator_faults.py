@@ -83,3 +83,25 @@ def test_two_faults_on_one_seam_are_refused(monkeypatch):
     monkeypatch.setitem(faults._REGISTRY, rival.name, rival)
     with pytest.raises(faults.FaultError, match=r"both replace machine\.stop"):
         faults.resolve(["graceful-active-stops", "rival-stop"])
+
+
+def test_confirm_clears_stop_requested_at(make_http):
+    good, bad = make_http(), make_http(faults=["confirm-clears-stop-requested-at"])
+    for http, kept in ((good, True), (bad, False)):
+        item = http.provision("active")
+        requested = http.stop(item, content=b"{}").json()["stop_requested_at"]
+        assert requested is not None  # the move to stopping records the request either way
+        confirmed = http.stop(item, content=b"{}").json()
+        assert confirmed["state"] == "stopped"
+        assert (confirmed["stop_requested_at"] == requested) is kept
+    item = bad.provision("stopping")
+    assert bad.stop(item, content=b'{"force": true}', headers=JSON).json()["stop_requested_at"] is not None
+
+
+def test_timestamps_in_local_zone(make_http):
+    good, bad = make_http(), make_http(faults=["timestamps-in-local-zone"])
+    assert good.provision("active")["created_at"].endswith("Z")
+    item = bad.provision("active")
+    for name in ("created_at", "acknowledged_at", "started_at", "latest_heartbeat_at"):
+        assert item[name].endswith("+08:00"), name
+    assert bad.stop(item, content=b"{}").json()["stop_requested_at"].endswith("+08:00")
