@@ -3,7 +3,7 @@
 A case calls `check.equal(...)`, `check.that(...)` or `check.observe(...)` with the requirement each expectation
 belongs to. The checker keeps going after a mismatch (every mismatch of a case is reported, not just the first),
 and the plugin turns the collected mismatches into a verdict from the requirement's level:
-MUST mismatch -> FAIL, SHOULD mismatch -> warn (FAIL under --strict), UNSPECIFIED -> recorded, never judged.
+MUST mismatch -> FAIL, SHOULD mismatch -> warn (FAIL under --qoder-strict), UNSPECIFIED -> recorded, never judged.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Checker:
         self.observations.append(Observation(requirement, self.redact(what), self.redact(show(value))))
 
     def failures(self, *, strict: bool) -> list[Mismatch]:
-        """The mismatches that fail the case: MUST always, SHOULD under --strict."""
+        """The mismatches that fail the case: MUST always, SHOULD under --qoder-strict."""
         failing = {"MUST", "SHOULD"} if strict else {"MUST"}
         return [m for m in self.mismatches if m.level in failing]
 

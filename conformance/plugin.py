@@ -117,7 +117,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if variable.kind == "secret":
             hint += "; prefer the environment variable or the config file: command lines are visible to others"
         if variable.name in FLAG_VARIABLES:  # a switch without a value
-            group.addoption(variable.flag, dest=variable.dest, action="store_true", help=f"{variable.name} {hint}")
+            group.addoption(variable.flag, dest=variable.dest, action="store_true", help=f"{variable.meaning} {hint}")
             continue
         group.addoption(
             variable.flag, dest=variable.dest, default=None, metavar="VALUE", help=f"{variable.meaning} {hint}"

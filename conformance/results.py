@@ -1,6 +1,6 @@
 """The run's results as plain data: what reports, the certificate and the exit status are computed from.
 
-Case verdicts: pass, fail (a MUST, or a SHOULD under --strict, was violated), warn (a SHOULD was not met),
+Case verdicts: pass, fail (a MUST, or a SHOULD under --qoder-strict, was violated), warn (a SHOULD was not met),
 recorded (UNSPECIFIED: behaviour noted, nothing asserted), not_verified (an input was not configured), error
 (harness or provisioning broke). Both case and requirement verdicts are decided in conformance/judge.py: a
 requirement's verdict comes only from the checks recorded under it (see there).

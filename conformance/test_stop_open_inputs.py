@@ -1,6 +1,6 @@
 """Inputs the docs leave open: SHOULD where a convention page gives guidance, otherwise recorded only.
 
-Nothing here is a MUST. A SHOULD that is not met is a warning (a failure only with --strict); an UNSPECIFIED case
+Nothing here is a MUST. A SHOULD that is not met is a warning (a failure only with --qoder-strict); an UNSPECIFIED case
 records the server's answer in the report and asserts nothing, because conforming servers legitimately differ.
 """
 
