@@ -116,6 +116,29 @@ def test_not_suite_mode_without_conformance_paths(suite: pytest.Pytester) -> Non
     assert not (suite.path / "reports").exists(), "outside suite mode nothing may be written"
 
 
+def test_suite_mode_registers_one_run_object_and_unconfigure_unregisters_it(suite: pytest.Pytester) -> None:
+    """The suite-mode hooks are the methods of one object in the stash and the plugin manager, for this run only."""
+    from conformance import plugin
+
+    config = suite.parseconfigure("-p", "conformance.plugin", "--qoder-suite", "--collect-only")
+    run = config.stash[plugin.RUN_KEY]
+    assert isinstance(run, plugin.ConformanceSession) and run.config is config
+    assert config.pluginmanager.get_plugin(plugin.SESSION_PLUGIN) is run
+    assert run in config.pluginmanager.get_plugins()
+    config._ensure_unconfigure()
+    assert config.pluginmanager.get_plugin(plugin.SESSION_PLUGIN) is None
+    assert plugin.RUN_KEY not in config.stash
+
+
+def test_outside_suite_mode_there_is_no_run_object(suite: pytest.Pytester) -> None:
+    from conformance import plugin
+
+    config = suite.parseconfigure("-p", "conformance.plugin", "--collect-only")
+    assert plugin.RUN_KEY not in config.stash
+    assert config.pluginmanager.get_plugin(plugin.SESSION_PLUGIN) is None
+    assert config.pluginmanager.has_plugin("conformance.plugin.fixtures")  # an own run (it names the plugin)
+
+
 def run_verdicts(suite: pytest.Pytester, *extra: str) -> tuple[pytest.RunResult, dict, dict[str, dict[str, str]]]:
     suite.makepyfile(test_verdicts=VERDICTS)
     reports = suite.path / "reports"

@@ -415,7 +415,8 @@ def test_a_hostile_hook_answer_never_costs_the_reports(reports_dir: Path, record
 
 
 def test_an_end_of_session_step_that_raises_is_reported_and_the_next_steps_run() -> None:
-    """`_guarded` (unit): the exception becomes a redacted, escaped harness-error note and a non-zero exit."""
+    """`ConformanceSession.guarded` (unit): the exception becomes a redacted, escaped harness-error note and a
+    non-zero exit."""
     from types import SimpleNamespace
 
     from conformance import plugin
@@ -430,8 +431,9 @@ def test_an_end_of_session_step_that_raises_is_reported_and_the_next_steps_run()
     def boom() -> None:
         raise RecursionError(f"deep answer {PAT} \x1b[31m")
 
-    plugin._guarded(session, state, "cleanup of the run's items", boom)  # type: ignore[arg-type]
-    plugin._guarded(session, state, "writing the reports", lambda: ran.append("reports"))  # type: ignore[arg-type]
+    run = plugin.ConformanceSession(SimpleNamespace(), state)  # type: ignore[arg-type]
+    run.guarded(session, "cleanup of the run's items", boom)  # type: ignore[arg-type]
+    run.guarded(session, "writing the reports", lambda: ran.append("reports"))  # type: ignore[arg-type]
     assert ran == ["reports"] and session.exitstatus == 1
     (problem,) = state.problems
     assert "cleanup of the run's items failed: RecursionError" in problem and "${QODER_PAT}" in problem
@@ -452,11 +454,9 @@ def test_reports_are_written_even_when_the_case_records_cannot_be_used(tmp_path:
     state = plugin.RunState(settings=settings, controller=True, runs_cases=False, started_at="now")
     state.redactor = Redactor({"QODER_PAT": PAT})
     state.cases["x"] = {"nodeid": "x", "unexpected_field": object()}  # CaseRecord(**case) raises TypeError
-    config = SimpleNamespace(
-        stash={plugin.RUN_KEY: state}, getoption=lambda name, default=None: False, option=SimpleNamespace(xmlpath=None)
-    )
+    config = SimpleNamespace(getoption=lambda name, default=None: False, option=SimpleNamespace(xmlpath=None))
     session = SimpleNamespace(exitstatus=0, config=config)
-    plugin.pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
+    plugin.ConformanceSession(config, state).pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
     assert session.exitstatus == 1
     assert all((tmp_path / name).is_file() for name in ("summary.json", "summary.md", "report.html")), state.problems
     document = json.loads((tmp_path / "summary.json").read_text())
