@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from emulator_helpers import assert_error
 
@@ -22,6 +24,18 @@ def test_fault_list_names_every_fault_with_a_description_and_a_known_seam():
     for fault in known.values():
         assert fault.description and fault.seam in rules.SEAMS
     assert len(known) == len(faults.FAULTS)  # an explicit list: nothing registers itself on import
+
+
+def test_every_fault_changes_the_rules_it_names_and_no_other():
+    conforming = rules.Rules()
+    for name, fault in faults.known_faults().items():
+        changed = faults.resolve([name])
+        assert changed.names == (name,)
+        differing = [
+            f.name for f in dataclasses.fields(rules.Rules) if getattr(changed, f.name) != getattr(conforming, f.name)
+        ]
+        assert differing and "names" in differing, name  # a fault that changes nothing would be caught by no case
+        assert all(field in rules.SEAMS[fault.seam] for field in differing if field != "names"), (name, differing)
 
 
 def test_unknown_fault_is_a_start_up_error_listing_the_known_ones():
