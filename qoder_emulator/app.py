@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,10 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qoder_emulator import inputs, machine, rendering, store
+from qoder_emulator import inputs, machine, rendering, rules, store
 from qoder_emulator.config import Environment, Principal
-from qoder_emulator.faults import Overrides
-from qoder_emulator.inputs import MAX_BODY_BYTES, InvalidInput
+from qoder_emulator.inputs import MAX_BODY_BYTES, InvalidInput, bearer_token  # noqa: F401  (app.bearer_token)
 from qoder_emulator.machine import STATES, WorkItem
 
 API_PREFIX = "/api/v1/cloud"
@@ -32,38 +31,28 @@ MAX_LIST_LIMIT = 100
 _LONG_POLL_TICK_SECONDS = 0.01
 log = logging.getLogger("qoder_emulator")
 
-# exception class -> (HTTP status, error.type)
-ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
-    InvalidInput: (400, "invalid_request_error"),
-    store.NotSelfHosted: (400, "invalid_request_error"),
-    store.Unauthenticated: (401, "authentication_error"),
-    store.Forbidden: (403, "permission_error"),
-    store.EnvironmentNotFound: (404, "not_found_error"),
-    store.WorkItemNotFound: (404, "not_found_error"),
-    store.AgentNotFound: (404, "not_found_error"),
-    machine.Conflict: (409, "invalid_request_error"),  # the work pages, not conventions/errors' conflict_error
-    machine.PreconditionFailed: (412, "precondition_failed_error"),
-}
+ERROR_STATUS = rules.ERROR_STATUS  # exception class -> (HTTP status, error.type)
 
 
 def error_status(error: Exception) -> tuple[int, str]:
     """The documented (HTTP status, error.type) of a failure raised by a handler."""
-    return next(value for kind, value in ERROR_STATUS.items() if isinstance(error, kind))
+    return rules.Rules().status_of(error)
 
 
-def error_response(status: int, error_type: str, message: str, param: str | None = None) -> Response:
+def error_response(
+    status: int, error_type: str, message: str, param: str | None = None, *, rules_in_force: rules.Rules | None = None
+) -> Response:
+    """The documented error envelope (as `rules_in_force` may reshape it) with Content-Type application/json."""
+    in_force = rules_in_force or rules.Rules()
     error: dict[str, str] = {"type": error_type, "message": message}
     if param is not None:
         error["param"] = param
-    return JSONResponse({"type": "error", "error": error}, status_code=status)
-
-
-def bearer_token(headers: Mapping[str, str]) -> str | None:
-    """The PAT from `Authorization: Bearer <PAT>` (scheme case-insensitive), else None."""
-    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
+    response = JSONResponse(in_force.error_envelope({"type": "error", "error": error}), status_code=status)
+    if in_force.error_media_type is None:
+        del response.headers["content-type"]
+    elif in_force.error_media_type != JSONResponse.media_type:
+        response.headers["content-type"] = in_force.error_media_type
+    return response
 
 
 class LatencyMiddleware:
@@ -119,30 +108,21 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def stop_item(work_store: store.Store, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
-    """The stop as one call into the store, whose lock makes the read-modify-write atomic."""
-    return work_store.stop(environment_id, work_id, force=force)
-
-
 class WorkApi:
     """The handlers, bound to one store."""
 
-    def __init__(self, work_store: store.Store, overrides: Overrides) -> None:
+    def __init__(self, work_store: store.Store, overrides: rules.Rules) -> None:
         self.store = work_store
         self.dialect = work_store.dialect
-        self._bearer_token = overrides.pick("app.bearer_token", bearer_token)
-        self._stop_force = overrides.pick("app.stop_force", inputs.stop_force)
-        self._parse_json_body = overrides.pick("app.parse_json_body", inputs.parse_json_body)
-        self._stop_item = overrides.pick("app.stop_item", stop_item)
-        self._stop_response = overrides.pick("app.stop_response", JSONResponse)
-        self._to_json = overrides.pick("machine.to_json", machine.to_json)
-        self._error_status = overrides.pick("app.error_status", error_status)
-        self._error_response = overrides.pick("app.error_response", error_response)
+        self.rules = overrides  # the conforming rules, or those a fault changed (faults.py)
 
     # ---------------------------------------------------------------------------------------------- helpers
 
+    def _error(self, status: int, error_type: str, message: str, param: str | None = None) -> Response:
+        return error_response(status, error_type, message, param, rules_in_force=self.rules)
+
     def principal(self, request: Request) -> Principal:
-        token = self._bearer_token(request.headers)
+        token = self.rules.bearer_token(request.headers)
         if token is None and "x-api-key" in request.headers:
             raise store.Unauthenticated("x-api-key is not supported; use Authorization: Bearer <PAT>")
         return self.store.authenticate(token)
@@ -153,10 +133,10 @@ class WorkApi:
         return self.store.environment_for(principal, request.path_params["environment_id"], self_hosted=self_hosted)
 
     async def json_body(self, request: Request) -> Any:
-        return self._parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
+        return self.rules.parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
 
     def item_json(self, item: WorkItem) -> dict[str, Any]:
-        body = self._to_json(item)
+        body = machine.to_json(item, timestamp=self.rules.timestamp)
         if self.dialect.extra_response_fields == "on":
             body["secret"] = None
         return body
@@ -253,9 +233,9 @@ class WorkApi:
     async def stop(self, request: Request) -> Response:
         environment = self.environment(request)
         body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("force",))
-        force = self._stop_force(body, self.dialect)
-        item = await self._stop_item(self.store, environment.id, request.path_params["work_id"], force=force)
-        return self._stop_response(self.item_json(item))
+        force = self.rules.stop_force(body, self.dialect)
+        item = await self.rules.stop_item(self.store, environment.id, request.path_params["work_id"], force=force)
+        return self.rules.stop_response(self.item_json(item))
 
     # ---------------------------------------------------------------------------------------------- sessions, hook
 
@@ -326,7 +306,7 @@ class WorkApi:
             (HOOK_PATH, "POST", self.hook),
         ]
         return [
-            Route(path, _endpoint(handler, status_of=self._error_status, render=self._error_response), methods=[method])
+            Route(path, _endpoint(handler, status_of=self.rules.status_of, render=self._error), methods=[method])
             for path, method, handler in table
         ]
 
@@ -340,8 +320,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return error_response(status, "invalid_request_error" if status < 500 else "api_error", str(error))
 
 
-def build_app(work_store: store.Store, *, overrides: Overrides | None = None, latency_ms: int = 0) -> ASGIApp:
-    api = WorkApi(work_store, overrides or Overrides())
+def build_app(work_store: store.Store, *, overrides: rules.Rules | None = None, latency_ms: int = 0) -> ASGIApp:
+    api = WorkApi(work_store, overrides or work_store.rules)
     app = Starlette(routes=api.routes(), exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False  # a redirect would be a response without the JSON envelope
     app.state.store = work_store

@@ -1,124 +1,616 @@
-"""Plumbing for deliberate deviations (`--fault NAME`): a registry of named misimplementations.
+"""Deliberate deviations (`--fault NAME`): an explicit list of small overrides of the emulator's rules.
 
-A fault replaces one *seam*: a function the emulator looks up once at start-up (the stop operation, the item
-lookup, the token reader, ...). The replacement is an ordinary, plausible-but-wrong implementation written in
-misimplementations.py, so the faulty server fails the way a real one would, not because a flag breaks its output.
+A fault is a modifier of the one config object of rules.py: it replaces a cell of a table (a cell of the Stop
+matrix, a row of the error table, the outcome of a token or environment check) or plugs one function into one rule
+(a result wrapped, a different parser; the functions are in misimplementations.py, hand-written only where the
+fault really is different code: a race, a stale answer). Everything else the faulty server does is the real code,
+so it fails the way a real server with that one mistake would.
 
-Adding a fault: write the wrong function in misimplementations.py and decorate it with
-`@fault("name", "one-line description", seam="...", violates=("REQ-ID", ...))`. If it needs a seam that does not
-exist yet, add the seam to SEAMS and look it up with `overrides.pick(...)` at the place the real function is called.
+Adding a fault: one `Fault(...)` entry in FAULTS below, naming the rule it changes (`seam`, one of rules.SEAMS).
+Two faults on one rule are refused at start-up.
 
 `violates` names the requirement(s) of the conformance catalogue the deviation breaks; `consequences` names those
 whose own checks may also fail because of it (a 400 where a stop was due also leaves the transition row unmet).
 They are plain strings (the emulator never imports the suite): the meta-test (tests/test_meta_faults.py) runs the
 suite against each fault and requires every `violates` ID among the failed requirements and nothing failed outside
-`violates` + `consequences`; docs/fault-table.md is generated from this registry.
+`violates` + `consequences`; docs/fault-table.md is generated from this list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-F = TypeVar("F", bound=Callable[..., Any])
+from qoder_emulator import errors
+from qoder_emulator import misimplementations as wrong
+from qoder_emulator.inputs import InvalidInput
+from qoder_emulator.machine import (
+    ACTIVE,
+    CONFLICT,
+    LIVE_STATES,
+    QUEUED,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    UNCHANGED,
+    stop_matrix,
+)
+from qoder_emulator.rules import (
+    ACCEPT,
+    CRASH,
+    ENVIRONMENT_CHECKS,
+    ERROR_STATUS,
+    FIRST_PRINCIPAL,
+    SEAMS,
+    Refuse,
+    Rules,
+)
 
-# Every place a fault may plug in, and the signature a replacement must have.
-SEAMS: dict[str, str] = {
-    "machine.stop": "(item, *, force, now, force_on_stopped, stop_requested_at) -> WorkItem",
-    "machine.ack": "(item, *, now, worker_id, delivered_to) -> WorkItem",
-    "machine.heartbeat": "(item, *, now, expected_last_heartbeat, desired_ttl_seconds, on_stopping) -> (item, outcome)",
-    "machine.update_metadata": "(item, patch) -> WorkItem",
-    "machine.to_json": "(item) -> dict",
-    "store.find_item": "(items, environment_id, work_id) -> WorkItem | None",
-    "store.commit_stop": "(items, new_item) -> None",
-    "store.authenticate": "(config, token) -> Principal",
-    "store.environment_for": "(config, principal, environment_id, *, self_hosted) -> Environment",
-    "app.stop_force": "(body: dict, dialect) -> bool",
-    "app.bearer_token": "(headers) -> str | None",
-    "app.parse_json_body": "(raw: bytes, content_type, dialect) -> Any",
-    "app.stop_item": "async (work_store, environment_id, work_id, *, force) -> WorkItem",
-    "app.stop_response": "(body: dict) -> Response",
-    "app.error_status": "(error) -> (status, error_type)",
-    "app.error_response": "(status, error_type, message, param) -> Response",
-}
+Modifier = Callable[[Rules], Rules]
 
 
 class FaultError(ValueError):
-    """An unknown fault name, or two faults fighting over one seam: a start-up error."""
+    """An unknown fault name, or two faults fighting over one rule: a start-up error."""
 
 
 @dataclass(frozen=True)
 class Fault:
     name: str
     description: str
-    seam: str
-    replacement: Callable[..., Any]
-    violates: tuple[str, ...] = ()  # requirement IDs of the conformance catalogue this deviation breaks
+    seam: str  # the rule it changes (rules.SEAMS); the fault table's "seam" column
+    change: Modifier
+    violates: tuple[str, ...]  # requirement IDs of the conformance catalogue this deviation breaks
     consequences: tuple[str, ...] = ()  # requirement IDs whose own checks may fail as a consequence
 
+    def __post_init__(self) -> None:
+        if self.seam not in SEAMS:
+            raise ValueError(f"fault {self.name!r}: unknown seam {self.seam!r}")
+        if not self.violates:
+            raise ValueError(f"fault {self.name!r}: name the requirement(s) it violates")
 
-_REGISTRY: dict[str, Fault] = {}
+
+def cells(rule: str, changes: Mapping[Any, Any]) -> Modifier:
+    """Replace some cells of one table of the rules; the other cells stay as they are."""
+    return lambda rules: replace(rules, **{rule: {**getattr(rules, rule), **changes}})
 
 
-def fault(
-    name: str, description: str, *, seam: str, violates: Iterable[str], consequences: Iterable[str] = ()
-) -> Callable[[F], F]:
-    """Register the decorated function as the replacement for `seam` when fault `name` is on."""
-    if seam not in SEAMS:
-        raise ValueError(f"fault {name!r}: unknown seam {seam!r}")
-    violated = tuple(violates)
-    if not violated:
-        raise ValueError(f"fault {name!r}: name the requirement(s) it violates")
+def use(rule: str, value: object) -> Modifier:
+    """Replace one rule (a function or a flag) outright."""
+    return lambda rules: replace(rules, **{rule: value})
 
-    def register(function: F) -> F:
-        if name in _REGISTRY:
-            raise ValueError(f"fault {name!r} registered twice")
-        _REGISTRY[name] = Fault(name, description, seam, function, violated, tuple(consequences))
-        return function
 
-    return register
+# The conforming graceful cells of the Stop matrix (default dialect), which faults copy into other cells.
+GRACEFUL = {state: stop_matrix()[(state, False)] for state in LIVE_STATES}
+INTO_STOPPED = GRACEFUL[QUEUED]  # stopped, stopped_at = now, stop_requested_at = now unless already set
+INTO_STOPPING = GRACEFUL[ACTIVE]  # stopping, stop_requested_at = now
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "graceful-active-stops",
+        "force=false on starting/active goes straight to stopped",
+        "machine.stop",
+        cells("stop_cells", {(STARTING, False): INTO_STOPPED, (ACTIVE, False): INTO_STOPPED}),
+        violates=("STOP-TR-LIVE-GRACEFUL", "STOP-DRAIN"),
+        consequences=(
+            "STOP-BODY-OPTIONAL",
+            "STOP-BODY-GRACEFUL",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "queued-drains-first",
+        "force=false on queued goes to stopping, as if a queued item had work to drain",
+        "machine.stop",
+        cells("stop_cells", {(QUEUED, False): INTO_STOPPING}),
+        violates=("STOP-TR-QUEUED",),
+        consequences=(
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "confirm-keeps-stopping",
+        "force=false on stopping answers stopping again (the confirming call is taken as a repeated request)",
+        "machine.stop",
+        cells("stop_cells", {(STOPPING, False): UNCHANGED}),
+        violates=("STOP-TR-STOPPING-CONFIRM", "STOP-DRAIN"),
+        consequences=(
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "stopped-graceful-conflict",
+        "force=false on a stopped item answers 409 instead of returning the stopped item",
+        "machine.stop",
+        cells("stop_cells", {(STOPPED, False): CONFLICT, (STOPPED, True): CONFLICT}),
+        violates=("STOP-TR-STOPPED-IDEMPOTENT",),
+        consequences=(
+            "STOP-BODY-OPTIONAL",
+            "STOP-BODY-GRACEFUL",
+            "STOP-RESP-OK",
+            "STOP-RESP-SCHEMA",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "force-drains-live",
+        "force=true on starting/active goes to stopping (force read as 'skip the wait', not 'skip the drain')",
+        "machine.stop",
+        cells("stop_cells", {(state, True): GRACEFUL[state] for state in LIVE_STATES}),
+        violates=("STOP-TR-FORCE",),
+        consequences=(
+            "STOP-BODY-FORCE",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "force-on-stopping-noop",
+        "force=true on a stopping item returns it unchanged ('a stop is already in progress')",
+        "machine.stop",
+        cells("stop_cells", {(STOPPING, True): UNCHANGED}),
+        violates=("STOP-TR-FORCE",),
+        consequences=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-TS-STOPPED-AT", "STOP-CONC-LINEARIZABLE"),
+    ),
+    Fault(
+        "stopped-at-only-on-force",
+        "a graceful stop into stopped (queued, or the drain's confirmation) leaves stopped_at null",
+        "machine.stop",
+        cells(
+            "stop_cells",
+            {(state, False): replace(INTO_STOPPED, stamp_stopped_at=False) for state in (QUEUED, STOPPING)},
+        ),
+        violates=("STOP-TS-STOPPED-AT",),
+        consequences=("STOP-CONC-STOPPED-AT-ONCE",),
+    ),
+    Fault(
+        "stopped-at-on-stopping",
+        "the move to stopping also sets stopped_at (read as 'when the stop happened')",
+        "machine.stop",
+        cells(
+            "stop_cells",
+            {(state, False): replace(INTO_STOPPING, stamp_stopped_at=True) for state in (STARTING, ACTIVE)},
+        ),
+        violates=("STOP-TS-STOPPED-AT",),
+    ),
+    Fault(
+        "stop-requested-at-not-set",
+        "the move to stopping leaves stop_requested_at null",
+        "machine.stop",
+        cells("stop_cells", {(state, False): replace(GRACEFUL[state], requested="keep") for state in LIVE_STATES}),
+        violates=("STOP-TS-STOP-REQUESTED",),
+    ),
+    Fault(
+        "confirm-clears-stop-requested-at",
+        "the confirming stop (stopping -> stopped) clears stop_requested_at back to null (the request counts as served)",  # noqa: E501
+        "machine.stop",
+        cells("stop_cells", {(STOPPING, False): replace(INTO_STOPPED, requested="clear")}),
+        violates=("STOP-TS-STOP-REQUESTED-KEPT",),
+    ),
+    Fault(
+        "stopped-at-refreshed",
+        "a stop of an already stopped item answers it with a new stopped_at (and stores it)",
+        "machine.stop",
+        cells("stop_cells", {(STOPPED, False): INTO_STOPPED, (STOPPED, True): replace(INTO_STOPPED, requested="keep")}),
+        violates=("STOP-TR-STOPPED-IDEMPOTENT", "STOP-CONC-STOPPED-AT-ONCE"),
+        consequences=("STOP-TS-STOPPED-AT",),
+    ),
+    Fault(
+        "stop-resets-created-at",
+        "the stopped item is rebuilt with created_at = now (copied from the create path)",
+        "machine.stop",
+        use("stop_result", wrong.rebuilt_with_new_created_at),
+        violates=("STOP-RESP-UNCHANGED-FIELDS",),
+    ),
+    Fault(
+        "stop-drops-metadata",
+        "the stopped item is rebuilt without its metadata (the field's default, {}, is used)",
+        "machine.stop",
+        use("stop_result", wrong.rebuilt_without_metadata),
+        violates=("STOP-RESP-UNCHANGED-FIELDS",),
+    ),
+    Fault(
+        "stop-detaches-session",
+        "a stop into stopped unlinks the item from its session (data.id becomes null)",
+        "machine.stop",
+        use("stop_result", wrong.session_released),
+        violates=("STOP-RESP-UNCHANGED-FIELDS",),
+        consequences=("STOP-RESP-SCHEMA",),
+    ),
+    Fault(
+        "stop-not-persisted",
+        "stop answers the new state but does not store it",
+        "store.commit_stop",
+        use("persist_stop", False),
+        violates=("STOP-RESP-PERSISTED",),
+        consequences=(
+            "STOP-TR-STOPPING-CONFIRM",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-DRAIN",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+            "STOP-CONC-STOPPED-AT-ONCE",
+        ),
+    ),
+    Fault(
+        "stop-answers-stale-item",
+        "the stop is stored, but the answer is the item as it was loaded before the stop",
+        "app.stop_item",
+        use("stop_item", wrong.stop_answers_loaded_item),
+        violates=("STOP-RESP-PERSISTED",),
+        consequences=(
+            "STOP-TR-QUEUED",
+            "STOP-TR-LIVE-GRACEFUL",
+            "STOP-TR-STOPPING-CONFIRM",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-TR-FORCE",
+            "STOP-DRAIN",
+            "STOP-TS-STOPPED-AT",
+            "STOP-TS-STOP-REQUESTED",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "stop-read-modify-write-race",
+        "stop reads the item, awaits an audit write, then saves what it computed: concurrent stops both see 'active'",
+        "app.stop_item",
+        use("stop_item", wrong.stop_read_then_write),
+        violates=("STOP-CONC-LINEARIZABLE",),
+        consequences=("STOP-CONC-STOPPED-AT-ONCE",),
+    ),
+    Fault(
+        "force-false-as-force",
+        '{"force": false} is treated as a force stop',
+        "app.stop_force",
+        use("stop_force", wrong.force_if_key_present),
+        violates=("STOP-BODY-GRACEFUL",),
+        consequences=(
+            "STOP-TR-LIVE-GRACEFUL",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-TS-STOP-REQUESTED",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "force-defaults-true",
+        "a body without force (none, empty, {}) is a force stop",
+        "app.stop_force",
+        use("stop_force", wrong.force_unless_told_otherwise),
+        violates=("STOP-BODY-OPTIONAL", "STOP-BODY-GRACEFUL"),
+        consequences=(
+            "STOP-TR-LIVE-GRACEFUL",
+            "STOP-DRAIN",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-TS-STOP-REQUESTED",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "force-required",
+        "a body without force (none, empty, {}) is refused: 400 'Missing required field: force'",
+        "app.stop_force",
+        use("stop_force", wrong.force_is_mandatory),
+        violates=("STOP-BODY-OPTIONAL", "STOP-BODY-GRACEFUL"),
+        consequences=(
+            "STOP-TR-QUEUED",
+            "STOP-TR-LIVE-GRACEFUL",
+            "STOP-TR-STOPPING-CONFIRM",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-DRAIN",
+            "STOP-RESP-OK",
+            "STOP-RESP-SCHEMA",
+            "STOP-RESP-PERSISTED",
+            "STOP-RESP-UNCHANGED-FIELDS",
+            "STOP-TS-STOPPED-AT",
+            "STOP-TS-STOP-REQUESTED",
+            "STOP-ERR-NOT-FOUND-WORK",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "force-compared-to-string",
+        '{"force": true} is not read as force (the value is compared with the string "true")',
+        "app.stop_force",
+        use("stop_force", wrong.force_from_form_value),
+        violates=("STOP-BODY-FORCE", "STOP-TR-FORCE"),
+        consequences=(
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-TS-STOPPED-AT",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "empty-body-not-json",
+        "an empty body is handed to the JSON parser and refused as 'not valid JSON'",
+        "app.parse_json_body",
+        use("parse_json_body", wrong.parse_every_body),
+        violates=("STOP-BODY-OPTIONAL",),
+        consequences=(
+            "STOP-TR-QUEUED",
+            "STOP-TR-LIVE-GRACEFUL",
+            "STOP-TR-STOPPING-CONFIRM",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-OK",
+            "STOP-RESP-SCHEMA",
+            "STOP-RESP-PERSISTED",
+            "STOP-RESP-UNCHANGED-FIELDS",
+            "STOP-TS-STOPPED-AT",
+            "STOP-TS-STOP-REQUESTED",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "invalid-json-accepted",
+        "a body that is not valid JSON is read as {} (a graceful stop) instead of refused",
+        "app.parse_json_body",
+        use("parse_json_body", wrong.parse_leniently),
+        violates=("STOP-ERR-INVALID-JSON",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "invalid-json-uncaught",
+        "a body that is not valid JSON raises out of the handler: 500 api_error",
+        "app.parse_json_body",
+        use("parse_json_body", wrong.parse_without_error_handling),
+        violates=("STOP-ERR-INVALID-JSON",),
+    ),
+    Fault(
+        "x-api-key-accepted",
+        "a PAT in x-api-key is accepted like a Bearer token",
+        "app.bearer_token",
+        use("bearer_token", wrong.bearer_or_api_key),
+        violates=("STOP-ERR-X-API-KEY",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "bearer-scheme-not-checked",
+        "the token is the last word of Authorization whatever the scheme ('Token <PAT>' is accepted)",
+        "app.bearer_token",
+        use("bearer_token", wrong.last_word_of_authorization),
+        violates=("STOP-ERR-UNAUTHENTICATED",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "cross-environment-lookup",
+        "an item is found through any environment's path (no environment check)",
+        "store.find_item",
+        cells("item_lookup", {"other-environment": ACCEPT}),
+        violates=("STOP-ERR-NOT-FOUND-CROSS-ENV",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "unknown-work-item-crashes",
+        "an unknown work ID raises KeyError out of the lookup: 500 api_error",
+        "store.find_item",
+        cells("item_lookup", {"unknown": CRASH}),
+        violates=("STOP-ERR-NOT-FOUND-WORK",),
+    ),
+    Fault(
+        "cross-environment-forbidden",
+        "an item addressed through another of the caller's environments is answered 403 permission_error",
+        "store.find_item",
+        cells(
+            "item_lookup", {"other-environment": Refuse(errors.Forbidden, "Work item belongs to another environment")}
+        ),
+        violates=("STOP-ERR-NOT-FOUND-CROSS-ENV",),
+    ),
+    Fault(
+        "anonymous-as-default-principal",
+        "a request without a usable token acts as the first principal (a local-development default left on)",
+        "store.authenticate",
+        cells("token_rules", {"missing": FIRST_PRINCIPAL, "unknown": FIRST_PRINCIPAL}),
+        violates=("STOP-ERR-UNAUTHENTICATED",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "expired-pat-accepted",
+        "an expired PAT is accepted (only whether the token exists is checked)",
+        "store.authenticate",
+        cells("token_rules", {"expired": ACCEPT}),
+        violates=("STOP-ERR-EXPIRED-PAT",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "expired-pat-as-403",
+        "an expired PAT is answered 403 permission_error ('known, but no longer allowed')",
+        "store.authenticate",
+        cells("token_rules", {"expired": Refuse(errors.Forbidden, "PAT expired")}),
+        violates=("STOP-ERR-EXPIRED-PAT",),
+    ),
+    Fault(
+        "authorization-skipped",
+        "any authenticated caller may use any environment (the owner is never compared)",
+        "store.environment_for",
+        cells("environment_checks", {"foreign": None}),
+        violates=("STOP-ERR-FORBIDDEN",),
+        consequences=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "unknown-environment-as-403",
+        "an environment that does not exist is answered 403 (one check for 'missing or not yours')",
+        "store.environment_for",
+        cells("environment_checks", {"missing": ENVIRONMENT_CHECKS["foreign"]}),
+        violates=("STOP-ERR-NOT-FOUND-ENV",),
+    ),
+    Fault(
+        "not-self-hosted-unchecked",
+        "stop does not check that the environment is self_hosted (the item is then simply not found there: 404)",
+        "store.environment_for",
+        cells("environment_checks", {"not-self-hosted": None}),
+        violates=("STOP-ERR-NOT-SELF-HOSTED",),
+    ),
+    Fault(
+        "validation-errors-422",
+        "malformed request bodies are answered 422 (FastAPI's default) instead of 400",
+        "app.error_status",
+        cells("error_status", {InvalidInput: (422, "invalid_request_error")}),
+        violates=("STOP-ERR-INVALID-JSON",),
+    ),
+    Fault(
+        "invalid-request-type-typo",
+        "400s carry error.type 'invalid_request' instead of 'invalid_request_error'",
+        "app.error_status",
+        cells(
+            "error_status",
+            {
+                kind: (status, "invalid_request")
+                for kind, (status, type_) in ERROR_STATUS.items()
+                if type_ == "invalid_request_error"
+            },
+        ),
+        violates=("STOP-ERR-INVALID-JSON", "STOP-ERR-NOT-SELF-HOSTED"),
+    ),
+    Fault(
+        "not-self-hosted-as-403",
+        "a stop through a cloud environment is answered 403 permission_error",
+        "app.error_status",
+        cells("error_status", {errors.NotSelfHosted: (403, "permission_error")}),
+        violates=("STOP-ERR-NOT-SELF-HOSTED",),
+    ),
+    Fault(
+        "unauthenticated-as-403",
+        "authentication failures are answered 403 permission_error instead of 401 authentication_error",
+        "app.error_status",
+        cells("error_status", {errors.Unauthenticated: (403, "permission_error")}),
+        violates=("STOP-ERR-UNAUTHENTICATED", "STOP-ERR-X-API-KEY", "STOP-ERR-EXPIRED-PAT"),
+    ),
+    Fault(
+        "forbidden-as-404",
+        "another principal's environment is answered 404 not_found_error (hiding that it exists)",
+        "app.error_status",
+        cells("error_status", {errors.Forbidden: (404, "not_found_error")}),
+        violates=("STOP-ERR-FORBIDDEN",),
+    ),
+    Fault(
+        "not-found-type-typo",
+        "a missing work item carries error.type 'not_found' instead of 'not_found_error'",
+        "app.error_status",
+        cells("error_status", {errors.WorkItemNotFound: (404, "not_found")}),
+        violates=("STOP-ERR-NOT-FOUND-WORK", "STOP-ERR-NOT-FOUND-CROSS-ENV"),
+    ),
+    Fault(
+        "error-envelope-flat",
+        'errors are answered {"type": "<error_type>", "message": ...} (the inner error object is missing)',
+        "app.error_response",
+        use("error_envelope", wrong.flat_envelope),
+        violates=("STOP-ERR-ENVELOPE",),
+        consequences=(
+            "STOP-ERR-INVALID-JSON",
+            "STOP-ERR-NOT-SELF-HOSTED",
+            "STOP-ERR-UNAUTHENTICATED",
+            "STOP-ERR-X-API-KEY",
+            "STOP-ERR-EXPIRED-PAT",
+            "STOP-ERR-FORBIDDEN",
+            "STOP-ERR-NOT-FOUND-ENV",
+            "STOP-ERR-NOT-FOUND-WORK",
+            "STOP-ERR-NOT-FOUND-CROSS-ENV",
+        ),
+    ),
+    Fault(
+        "error-message-missing",
+        "error objects carry no message (kept out of answers 'so nothing leaks')",
+        "app.error_response",
+        use("error_envelope", wrong.envelope_without_message),
+        violates=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "error-without-content-type",
+        "error bodies are JSON text sent without a Content-Type header",
+        "app.error_response",
+        use("error_media_type", None),
+        violates=("STOP-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "stop-answers-202",
+        "a successful stop is answered 202 Accepted (the stop is 'asynchronous')",
+        "app.stop_response",
+        use("stop_response", wrong.accepted_response),
+        violates=("STOP-RESP-OK",),
+        consequences=(
+            "STOP-BODY-OPTIONAL",
+            "STOP-BODY-GRACEFUL",
+            "STOP-BODY-FORCE",
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-CONC-LINEARIZABLE",
+        ),
+    ),
+    Fault(
+        "stop-response-text-plain",
+        "a successful stop is answered with Content-Type text/plain (the JSON is written as a string)",
+        "app.stop_response",
+        use("stop_response", wrong.text_response),
+        violates=("STOP-RESP-JSON",),
+    ),
+    Fault(
+        "stop-response-excludes-null",
+        "the stop answer leaves out null fields (response_model_exclude_none), e.g. stopped_at while live",
+        "app.stop_response",
+        use("stop_response", wrong.response_without_nulls),
+        violates=("STOP-RESP-SCHEMA",),
+        consequences=(
+            "STOP-TR-STOPPED-IDEMPOTENT",
+            "STOP-RESP-PERSISTED",
+            "STOP-RESP-UNCHANGED-FIELDS",
+            "STOP-TS-STOPPED-AT",
+        ),
+    ),
+    Fault(
+        "timestamps-without-offset",
+        "timestamps are rendered by isoformat() of naive UTC datetimes: no Z, no offset (not RFC 3339)",
+        "machine.to_json",
+        use("timestamp", wrong.naive_timestamp),
+        violates=("STOP-RESP-SCHEMA",),
+        consequences=("STOP-TS-STOPPED-AT", "STOP-TS-STOP-REQUESTED", "STOP-CONC-STOPPED-AT-ONCE"),
+    ),
+    Fault(
+        "timestamps-in-local-zone",
+        "timestamps are rendered in the server's local zone (+08:00) instead of UTC, with the offset written correctly",
+        "machine.to_json",
+        use("timestamp", wrong.local_zone_timestamp),
+        violates=("STOP-TS-UTC",),
+    ),
+)
 
 
 def known_faults() -> dict[str, Fault]:
-    from qoder_emulator import misimplementations  # noqa: F401  (registers the faults on import)
-
-    return dict(sorted(_REGISTRY.items()))
-
-
-class Overrides:
-    """The replacements in force for one emulator instance."""
-
-    def __init__(self, faults: Iterable[Fault] = ()) -> None:
-        self.faults = tuple(faults)
-        self._by_seam = {f.seam: f.replacement for f in self.faults}
-
-    def pick(self, seam: str, default: F) -> F:
-        if seam not in SEAMS:
-            raise KeyError(seam)
-        return self._by_seam.get(seam, default)  # type: ignore[return-value]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.faults)
+    """Every fault by name, sorted."""
+    by_name = {fault.name: fault for fault in FAULTS}
+    if len(by_name) != len(FAULTS):
+        raise ValueError("two faults share a name")
+    return dict(sorted(by_name.items()))
 
 
-def resolve(names: Iterable[str] = ()) -> Overrides:
+def resolve(names: Iterable[str] = ()) -> Rules:
+    """The conforming rules changed by each named fault (at most one fault per rule); names repeated count once."""
     registry = known_faults()
-    chosen: list[Fault] = []
+    rules = Rules()
     seams: dict[str, str] = {}
     for name in names:
         if name not in registry:
             raise FaultError(f"unknown fault {name!r}; known faults: {', '.join(registry)}")
-        chosen_fault = registry[name]
-        if chosen_fault.seam in seams and seams[chosen_fault.seam] != name:
-            raise FaultError(
-                f"faults {seams[chosen_fault.seam]!r} and {name!r} both replace {chosen_fault.seam}; pick one"
-            )
-        if name not in seams.values():
-            seams[chosen_fault.seam] = name
-            chosen.append(chosen_fault)
-    return Overrides(chosen)
+        chosen = registry[name]
+        if seams.get(chosen.seam, name) != name:
+            raise FaultError(f"faults {seams[chosen.seam]!r} and {name!r} both replace {chosen.seam}; pick one")
+        if name not in rules.names:
+            seams[chosen.seam] = name
+            rules = replace(chosen.change(rules), names=(*rules.names, name))
+    return rules
 
 
 def describe() -> str:

@@ -58,6 +58,14 @@ def parse_json_body(raw: bytes, content_type: str | None, dialect: Dialect) -> A
         raise InvalidInput(NOT_JSON) from None
 
 
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The PAT from `Authorization: Bearer <PAT>` (scheme case-insensitive), else None."""
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
 def body_object(value: Any, dialect: Dialect, *, allowed: Collection[str]) -> dict[str, Any]:
     """The body as an object; EMPTY is {}. Unknown fields and non-objects follow the dialect."""
     if value is EMPTY:

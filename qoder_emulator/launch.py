@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from qoder_emulator import config as config_module
-from qoder_emulator import dialects, faults
+from qoder_emulator import dialects, faults, rules
 from qoder_emulator.access_log import AccessLogMiddleware
 from qoder_emulator.app import API_PREFIX, HOOK_PATH, build_app
 from qoder_emulator.store import Store
@@ -38,7 +38,7 @@ class Assembly:
 
     store: Store
     app: Any
-    overrides: faults.Overrides
+    overrides: rules.Rules  # the conforming rules, changed by the chosen faults
 
     @classmethod
     def build(

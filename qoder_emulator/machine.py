@@ -1,13 +1,13 @@
 """The work item state machine: pure functions from (item, inputs, now) to a new item or a domain error.
 
 Nothing here does I/O, reads a clock or knows about HTTP, so every rule of api-reference §4 can be unit-tested
-as a table, and a deliberately faulty variant of one operation (see misimplementations.py) can be swapped in
-without touching the rest. Choices the docs leave open arrive as explicit keyword arguments (see dialects.py).
+as a table; the Stop table itself is data (stop_matrix), so a deliberate fault (faults.py) replaces one cell
+instead of copying the operation. Choices the docs leave open arrive as explicit keyword arguments (see dialects.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
@@ -166,6 +166,61 @@ def heartbeat(
     return new, HeartbeatOutcome(now, extended, new.state, ttl)
 
 
+@dataclass(frozen=True)
+class StopOutcome:
+    """One cell of the Stop page's table: what a stop does to an item in one state, graceful or forced.
+
+    Data rather than branches, so that a fault (faults.py) is one replaced cell, not a second copy of stop().
+    """
+
+    state: str | None  # the resulting state; None: the item is answered unchanged
+    stamp_stopped_at: bool = False  # stopped_at = now
+    requested: str = "keep"  # stop_requested_at: "keep" | "now" | "if-unset" (now unless already set) | "clear"
+    conflict: bool = False  # refused with Conflict (409) instead
+
+    def apply(self, item: WorkItem, now: datetime) -> WorkItem:
+        if self.conflict:
+            raise Conflict("Work item is already stopped")
+        if self.state is None:
+            return item  # "Returns the existing stopped item"
+        requested = {
+            "keep": item.stop_requested_at,
+            "now": now,
+            "if-unset": item.stop_requested_at or now,
+            "clear": None,
+        }[self.requested]
+        stopped_at = now if self.stamp_stopped_at else item.stopped_at
+        return replace(item, state=self.state, stopped_at=stopped_at, stop_requested_at=requested)
+
+
+UNCHANGED = StopOutcome(None)
+CONFLICT = StopOutcome(None, conflict=True)
+StopCell = tuple[str, bool]  # (current state, force)
+
+
+def stop_matrix(
+    *, force_on_stopped: str = "return", stop_requested_at: str = "graceful-only"
+) -> dict[StopCell, StopOutcome]:
+    """The Stop page's transition table, every (state, force) cell, under the dialect's two open choices.
+
+    force_on_stopped: "return" (200, item unchanged) | "conflict" (Conflict).
+    stop_requested_at: "graceful-only" (set whenever a graceful stop is requested, including queued -> stopped;
+    force leaves it) | "never-direct" (set only on the move to stopping) | "always" (also set by force, if unset).
+    """
+    direct = "keep" if stop_requested_at == "never-direct" else "if-unset"
+    forced = "if-unset" if stop_requested_at == "always" else "keep"
+    matrix: dict[StopCell, StopOutcome] = {}
+    for state in LIVE_STATES:
+        matrix[(state, True)] = StopOutcome(STOPPED, stamp_stopped_at=True, requested=forced)
+        if GRACEFUL_STOP[state] == STOPPING:
+            matrix[(state, False)] = StopOutcome(STOPPING, requested="now")
+        else:  # into stopped: either the queued short-cut or the worker's confirmation of a drain
+            matrix[(state, False)] = StopOutcome(STOPPED, stamp_stopped_at=True, requested=direct)
+    matrix[(STOPPED, False)] = UNCHANGED
+    matrix[(STOPPED, True)] = CONFLICT if force_on_stopped == "conflict" else UNCHANGED
+    return matrix
+
+
 def stop(
     item: WorkItem,
     *,
@@ -173,30 +228,14 @@ def stop(
     now: datetime,
     force_on_stopped: str = "return",
     stop_requested_at: str = "graceful-only",
+    cells: Mapping[StopCell, StopOutcome] = MappingProxyType({}),
 ) -> WorkItem:
-    """The Stop page's transition table.
-
-    force_on_stopped: "return" (200, item unchanged) | "conflict" (Conflict).
-    stop_requested_at: "graceful-only" (set whenever a graceful stop is requested, including queued -> stopped;
-    force leaves it) | "never-direct" (set only on the move to stopping) | "always" (also set by force, if unset).
-    """
-    if item.state == STOPPED:
-        if force and force_on_stopped == "conflict":
-            raise Conflict("Work item is already stopped")
-        return item  # "Returns the existing stopped item"
-    if force:
-        requested = item.stop_requested_at
-        if stop_requested_at == "always" and requested is None:
-            requested = now
-        return replace(item, state=STOPPED, stopped_at=now, stop_requested_at=requested)
-    target = GRACEFUL_STOP[item.state]
-    if target == STOPPING:
-        return replace(item, state=STOPPING, stop_requested_at=now)
-    # Into stopped: either the queued short-cut or the worker's confirmation of a drain.
-    requested = item.stop_requested_at
-    if requested is None and stop_requested_at in ("graceful-only", "always"):
-        requested = now
-    return replace(item, state=STOPPED, stopped_at=now, stop_requested_at=requested)
+    """The Stop page's transition table (stop_matrix), with `cells` replacing some of its cells (faults only)."""
+    cell = (item.state, force)
+    outcome = (
+        cells.get(cell) or stop_matrix(force_on_stopped=force_on_stopped, stop_requested_at=stop_requested_at)[cell]
+    )
+    return outcome.apply(item, now)
 
 
 def update_metadata(item: WorkItem, patch: Mapping[str, str | None] | None) -> WorkItem:
@@ -258,11 +297,11 @@ def build_item(
     )
 
 
-def to_json(item: WorkItem) -> dict[str, object]:
-    """The Work item object, fields in the docs' order."""
+def to_json(item: WorkItem, *, timestamp: Callable[[datetime], str] = format_timestamp) -> dict[str, object]:
+    """The Work item object, fields in the docs' order; `timestamp` writes each time (a fault may change it)."""
 
     def ts(moment: datetime | None) -> str | None:
-        return None if moment is None else format_timestamp(moment)
+        return None if moment is None else timestamp(moment)
 
     return {
         "id": item.id,

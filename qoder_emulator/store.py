@@ -17,42 +17,29 @@ from datetime import datetime, timedelta, timezone
 from qoder_emulator import machine
 from qoder_emulator.config import EmulatorConfig, Environment, Principal
 from qoder_emulator.dialects import Dialect
-from qoder_emulator.faults import Overrides
+from qoder_emulator.errors import (  # noqa: F401  (re-exported: store.Forbidden etc.)
+    AccessError,
+    AgentNotFound,
+    EnvironmentNotFound,
+    Forbidden,
+    NotSelfHosted,
+    Unauthenticated,
+    WorkItemNotFound,
+)
 from qoder_emulator.machine import QUEUED, HeartbeatOutcome, WorkItem
+from qoder_emulator.rules import (
+    ACCEPT,
+    CRASH,
+    ENVIRONMENT_CHECKS,
+    FIRST_PRINCIPAL,
+    ITEM_LOOKUP,
+    TOKEN_RULES,
+    AccessOutcome,
+    Refuse,
+    Rules,
+)
 
 WORKERS_POLLING_WINDOW = timedelta(seconds=30)  # SDK docstrings: workers that polled "in the last 30 seconds"
-
-
-class AccessError(Exception):
-    """A request that names something the caller may not use or that does not exist."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Unauthenticated(AccessError):
-    pass
-
-
-class Forbidden(AccessError):
-    pass
-
-
-class EnvironmentNotFound(AccessError):
-    pass
-
-
-class WorkItemNotFound(AccessError):
-    pass
-
-
-class AgentNotFound(AccessError):
-    pass
-
-
-class NotSelfHosted(AccessError):
-    pass
 
 
 @dataclass
@@ -73,40 +60,66 @@ class Session:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
-def find_item(items: Mapping[str, WorkItem], environment_id: str, work_id: str) -> WorkItem | None:
-    """An item is only visible through its own environment's path."""
+def find_item(
+    items: Mapping[str, WorkItem],
+    environment_id: str,
+    work_id: str,
+    lookup: Mapping[str, AccessOutcome] = ITEM_LOOKUP,
+) -> WorkItem | None:
+    """An item is only visible through its own environment's path (`lookup`: rules.ITEM_LOOKUP)."""
     item = items.get(work_id)
-    return item if item is not None and item.environment_id == environment_id else None
+    case = "unknown" if item is None else "other-environment" if item.environment_id != environment_id else None
+    if case is None:
+        return item
+    outcome = lookup[case]
+    if isinstance(outcome, Refuse):
+        raise outcome.kind(outcome.message)
+    if outcome == CRASH:
+        raise KeyError(work_id)
+    return item if outcome == ACCEPT else None
 
 
 def save_item(items: MutableMapping[str, WorkItem], new_item: WorkItem) -> None:
     items[new_item.id] = new_item
 
 
-def authenticate(config: EmulatorConfig, token: str | None) -> Principal:
-    """The principal a PAT belongs to; missing, unknown and expired tokens are all 401 (Stop page's error table)."""
-    if not token:
-        raise Unauthenticated("Missing or malformed Authorization header; expected 'Bearer <PAT>'")
-    owner = config.token_owner(token)
-    if owner is None:
-        raise Unauthenticated("PAT invalid or expired")
-    principal, expired = owner
-    if expired:
-        raise Unauthenticated("PAT invalid or expired")
-    return principal
+def authenticate(
+    config: EmulatorConfig, token: str | None, token_rules: Mapping[str, AccessOutcome] = TOKEN_RULES
+) -> Principal:
+    """The principal a PAT belongs to; what a missing, unknown or expired token gets is `token_rules`."""
+    owner = config.token_owner(token) if token else None
+    if owner is not None and not owner[1]:
+        return owner[0]
+    outcome = token_rules["missing" if not token else "unknown" if owner is None else "expired"]
+    if isinstance(outcome, Refuse):
+        raise outcome.kind(outcome.message)
+    if outcome == ACCEPT and owner is not None:
+        return owner[0]
+    if outcome == FIRST_PRINCIPAL:
+        return config.principals[0]
+    raise ValueError(f"token rule {outcome!r} cannot apply here")
 
 
 def environment_for(
-    config: EmulatorConfig, principal: Principal, environment_id: str, *, self_hosted: bool = True
+    config: EmulatorConfig,
+    principal: Principal,
+    environment_id: str,
+    *,
+    self_hosted: bool = True,
+    checks: Mapping[str, Refuse | None] = ENVIRONMENT_CHECKS,
 ) -> Environment:
     """The environment in the path: it exists (else 404), is the caller's (else 403), is self_hosted (else 400)."""
     environment = config.environment(environment_id)
+    failed = {
+        "missing": environment is None,
+        "foreign": environment is not None and environment.owner != principal.name,
+        "not-self-hosted": self_hosted and environment is not None and not environment.self_hosted,
+    }
+    for check, refuse in checks.items():
+        if failed[check] and refuse is not None:
+            raise refuse.kind(refuse.message)
     if environment is None:
-        raise EnvironmentNotFound("Environment not found")
-    if environment.owner != principal.name:
-        raise Forbidden("Not authorized for this operation")
-    if self_hosted and not environment.self_hosted:
-        raise NotSelfHosted("The Environment is not self_hosted")
+        raise ValueError("the environment checks must refuse a missing environment")
     return environment
 
 
@@ -134,12 +147,12 @@ class Store:
         config: EmulatorConfig,
         *,
         dialect: Dialect | None = None,
-        overrides: Overrides | None = None,
+        overrides: Rules | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.config = config
         self.dialect = dialect or Dialect()
-        overrides = overrides or Overrides()
+        self.rules = overrides or Rules()  # the conforming rules, or those a fault changed (faults.py)
         self._clock = clock
         self._lock = threading.RLock()
         self._ids = IdFactory()
@@ -148,15 +161,6 @@ class Store:
         self._queues: dict[str, dict[str, None]] = {}  # environment -> queued work ids, FIFO (id order)
         self._deliveries: dict[str, Delivery] = {}
         self._pollers: dict[str, dict[str, datetime]] = {}  # environment -> Worker-ID -> last poll
-        # The seams a fault may replace (faults.py).
-        self._stop = overrides.pick("machine.stop", machine.stop)
-        self._ack = overrides.pick("machine.ack", machine.ack)
-        self._heartbeat = overrides.pick("machine.heartbeat", machine.heartbeat)
-        self._update_metadata = overrides.pick("machine.update_metadata", machine.update_metadata)
-        self._find_item = overrides.pick("store.find_item", find_item)
-        self._commit_stop = overrides.pick("store.commit_stop", save_item)
-        self._authenticate = overrides.pick("store.authenticate", authenticate)
-        self._environment_for = overrides.pick("store.environment_for", environment_for)
 
     # ------------------------------------------------------------------------------------------ time, identity
 
@@ -167,10 +171,11 @@ class Store:
         return moment
 
     def authenticate(self, token: str | None) -> Principal:
-        return self._authenticate(self.config, token)
+        return authenticate(self.config, token, self.rules.token_rules)
 
     def environment_for(self, principal: Principal, environment_id: str, *, self_hosted: bool = True) -> Environment:
-        return self._environment_for(self.config, principal, environment_id, self_hosted=self_hosted)
+        checks = self.rules.environment_checks
+        return environment_for(self.config, principal, environment_id, self_hosted=self_hosted, checks=checks)
 
     # ------------------------------------------------------------------------------------------ creation
 
@@ -223,7 +228,7 @@ class Store:
     # ------------------------------------------------------------------------------------------ reads
 
     def _lookup(self, environment_id: str, work_id: str) -> WorkItem:
-        item = self._find_item(self._items, environment_id, work_id)
+        item = find_item(self._items, environment_id, work_id, self.rules.item_lookup)
         if item is None:
             raise WorkItemNotFound("Environment or work item not found")
         return item
@@ -284,7 +289,7 @@ class Store:
         with self._lock:
             item = self._lookup(environment_id, work_id)
             delivery = self._deliveries.get(item.id)
-            new = self._ack(
+            new = machine.ack(
                 item, now=self.now(), worker_id=worker_id, delivered_to=delivery.worker_id if delivery else None
             )
             save_item(self._items, new)
@@ -296,7 +301,7 @@ class Store:
     ) -> tuple[WorkItem, HeartbeatOutcome]:
         with self._lock:
             item = self._lookup(environment_id, work_id)
-            new, outcome = self._heartbeat(
+            new, outcome = machine.heartbeat(
                 item,
                 now=self.now(),
                 expected_last_heartbeat=expected_last_heartbeat,
@@ -309,19 +314,23 @@ class Store:
     def stop(self, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
         with self._lock:
             item = self._lookup(environment_id, work_id)
-            new = self._stop(
+            now = self.now()
+            new = machine.stop(
                 item,
                 force=force,
-                now=self.now(),
+                now=now,
                 force_on_stopped=self.dialect.force_on_stopped,
                 stop_requested_at=self.dialect.stop_requested_at,
+                cells=self.rules.stop_cells,
             )
-            self._commit_stop(self._items, new)
+            new = self.rules.stop_result(item, new, now)
+            if self.rules.persist_stop:
+                save_item(self._items, new)
             self._sync_queue(new.id)
             return new
 
     def update_metadata(self, environment_id: str, work_id: str, patch: Mapping[str, str | None] | None) -> WorkItem:
         with self._lock:
-            new = self._update_metadata(self._lookup(environment_id, work_id), patch)
+            new = machine.update_metadata(self._lookup(environment_id, work_id), patch)
             save_item(self._items, new)
             return new

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from emulator_helpers import assert_error
 
-from qoder_emulator import faults, launch, machine
+from qoder_emulator import faults, launch, rules
 
 JSON = {"Content-Type": "application/json"}
 
 
-def test_registry_lists_every_fault_with_a_description_and_a_known_seam():
+def test_fault_list_names_every_fault_with_a_description_and_a_known_seam():
     known = faults.known_faults()
     assert {
         "graceful-active-stops",
@@ -20,7 +22,20 @@ def test_registry_lists_every_fault_with_a_description_and_a_known_seam():
         "cross-environment-lookup",
     } <= set(known)
     for fault in known.values():
-        assert fault.description and fault.seam in faults.SEAMS
+        assert fault.description and fault.seam in rules.SEAMS
+    assert len(known) == len(faults.FAULTS)  # an explicit list: nothing registers itself on import
+
+
+def test_every_fault_changes_the_rules_it_names_and_no_other():
+    conforming = rules.Rules()
+    for name, fault in faults.known_faults().items():
+        changed = faults.resolve([name])
+        assert changed.names == (name,)
+        differing = [
+            f.name for f in dataclasses.fields(rules.Rules) if getattr(changed, f.name) != getattr(conforming, f.name)
+        ]
+        assert differing and "names" in differing, name  # a fault that changes nothing would be caught by no case
+        assert all(field in rules.SEAMS[fault.seam] for field in differing if field != "names"), (name, differing)
 
 
 def test_unknown_fault_is_a_start_up_error_listing_the_known_ones():
@@ -78,9 +93,8 @@ def test_faults_combine_and_are_reported(make_http):
 
 
 def test_two_faults_on_one_seam_are_refused(monkeypatch):
-    faults.known_faults()
-    rival = faults.Fault("rival-stop", "another wrong stop", "machine.stop", machine.stop)
-    monkeypatch.setitem(faults._REGISTRY, rival.name, rival)
+    rival = faults.Fault("rival-stop", "another wrong stop", "machine.stop", faults.use("stop_cells", {}), ("X",))
+    monkeypatch.setattr(faults, "FAULTS", (*faults.FAULTS, rival))
     with pytest.raises(faults.FaultError, match=r"both replace machine\.stop"):
         faults.resolve(["graceful-active-stops", "rival-stop"])
 

@@ -1,0 +1,144 @@
+"""The emulator's rules in one config object: every place a deliberate fault (faults.py) may change behaviour.
+
+`Rules()` is the conforming emulator. Its fields are tables taken from the docs (the Stop matrix's replaced cells,
+the error table, the token and environment checks, the item lookup) or, where the rule really is code, the
+function that implements it. A fault is a small modifier `Rules -> Rules` that replaces one cell or wraps one
+result (schemathesis' test applications keep their bug switches the same way), so the faulty server still runs the
+real code everywhere else. The store and the HTTP layer read the rules once, at start-up.
+
+The rule names (`SEAMS`) are the fault table's "seam" column; two faults may not change the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from starlette.responses import JSONResponse, Response
+
+from qoder_emulator import errors, inputs, machine
+from qoder_emulator.dialects import Dialect
+from qoder_emulator.machine import StopCell, StopOutcome, WorkItem
+
+# Every rule a fault may change, and what it decides.
+SEAMS: dict[str, str] = {
+    "machine.stop": "the Stop matrix's cells (stop_cells) and the stopped item (stop_result)",
+    "machine.to_json": "how a work item's timestamps are written (timestamp)",
+    "store.find_item": "what a work ID that is unknown, or another environment's, looks up to (item_lookup)",
+    "store.commit_stop": "whether a stop is written back (persist_stop)",
+    "store.authenticate": "what a missing, unknown or expired token gets (token_rules)",
+    "store.environment_for": "the environment checks, in order, and their errors (environment_checks)",
+    "app.stop_force": "how `force` is read from the body (stop_force)",
+    "app.bearer_token": "where the PAT is read from (bearer_token)",
+    "app.parse_json_body": "how the raw body becomes JSON (parse_json_body)",
+    "app.stop_item": "the stop as the handler performs it (stop_item)",
+    "app.stop_response": "the successful stop's response (stop_response)",
+    "app.error_status": "exception class -> (HTTP status, error.type) (error_status)",
+    "app.error_response": "the error envelope and its media type (error_envelope, error_media_type)",
+}
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """An access rule's outcome: raise `kind(message)`."""
+
+    kind: type[errors.AccessError]
+    message: str
+
+
+# Outcomes of an access rule besides Refuse.
+ACCEPT = "accept"  # take what was found (the token's owner, the item)
+FIRST_PRINCIPAL = "first-principal"  # act as the configured first principal
+NOT_FOUND = "not-found"  # the lookup finds nothing (404 through the caller)
+CRASH = "crash"  # a KeyError escapes the lookup (500 api_error)
+AccessOutcome = Refuse | str
+
+# exception class -> (HTTP status, error.type)
+ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = MappingProxyType(
+    {
+        inputs.InvalidInput: (400, "invalid_request_error"),
+        errors.NotSelfHosted: (400, "invalid_request_error"),
+        errors.Unauthenticated: (401, "authentication_error"),
+        errors.Forbidden: (403, "permission_error"),
+        errors.EnvironmentNotFound: (404, "not_found_error"),
+        errors.WorkItemNotFound: (404, "not_found_error"),
+        errors.AgentNotFound: (404, "not_found_error"),
+        machine.Conflict: (409, "invalid_request_error"),  # the work pages, not conventions/errors' conflict_error
+        machine.PreconditionFailed: (412, "precondition_failed_error"),
+    }
+)
+
+# The token cases that do not authenticate: missing, unknown and expired tokens are all 401 (Stop page's errors).
+TOKEN_RULES: Mapping[str, AccessOutcome] = MappingProxyType(
+    {
+        "missing": Refuse(errors.Unauthenticated, "Missing or malformed Authorization header; expected 'Bearer <PAT>'"),
+        "unknown": Refuse(errors.Unauthenticated, "PAT invalid or expired"),
+        "expired": Refuse(errors.Unauthenticated, "PAT invalid or expired"),
+    }
+)
+
+# The environment in the path, checked in this order: exists (404), is the caller's (403), is self_hosted (400).
+# None: the check is skipped.
+ENVIRONMENT_CHECKS: Mapping[str, Refuse | None] = MappingProxyType(
+    {
+        "missing": Refuse(errors.EnvironmentNotFound, "Environment not found"),
+        "foreign": Refuse(errors.Forbidden, "Not authorized for this operation"),
+        "not-self-hosted": Refuse(errors.NotSelfHosted, "The Environment is not self_hosted"),
+    }
+)
+
+# A work ID the server never issued, and one of another environment: both simply not found here.
+ITEM_LOOKUP: Mapping[str, AccessOutcome] = MappingProxyType({"unknown": NOT_FOUND, "other-environment": NOT_FOUND})
+
+
+class StopTarget(Protocol):
+    """What stop_item needs of the store (a protocol, so this module does not import store.py)."""
+
+    def stop(self, environment_id: str, work_id: str, *, force: bool) -> WorkItem: ...
+
+
+async def stop_item(work_store: StopTarget, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
+    """The stop as one call into the store, whose lock makes the read-modify-write atomic."""
+    return work_store.stop(environment_id, work_id, force=force)
+
+
+def same_item(before: WorkItem, after: WorkItem, now: datetime) -> WorkItem:
+    """The stopped item as machine.stop computed it."""
+    return after
+
+
+def same_body(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules in force for one emulator instance; the defaults are the conforming server."""
+
+    names: tuple[str, ...] = ()  # the faults that changed these rules, in the order chosen
+    # machine.stop
+    stop_cells: Mapping[StopCell, StopOutcome] = field(default_factory=dict)
+    stop_result: Callable[[WorkItem, WorkItem, datetime], WorkItem] = same_item
+    # machine.to_json
+    timestamp: Callable[[datetime], str] = machine.format_timestamp
+    # store
+    item_lookup: Mapping[str, AccessOutcome] = field(default_factory=lambda: ITEM_LOOKUP)
+    persist_stop: bool = True
+    token_rules: Mapping[str, AccessOutcome] = field(default_factory=lambda: TOKEN_RULES)
+    environment_checks: Mapping[str, Refuse | None] = field(default_factory=lambda: ENVIRONMENT_CHECKS)
+    # app
+    stop_force: Callable[[Mapping[str, Any], Dialect], bool] = inputs.stop_force
+    bearer_token: Callable[[Mapping[str, str]], str | None] = inputs.bearer_token
+    parse_json_body: Callable[[bytes, str | None, Dialect], Any] = inputs.parse_json_body
+    stop_item: Callable[..., Awaitable[WorkItem]] = stop_item
+    stop_response: Callable[[dict[str, Any]], Response] = JSONResponse
+    error_status: Mapping[type[Exception], tuple[int, str]] = field(default_factory=lambda: ERROR_STATUS)
+    error_envelope: Callable[[dict[str, Any]], dict[str, Any]] = same_body
+    error_media_type: str | None = "application/json"
+
+    def status_of(self, error: Exception) -> tuple[int, str]:
+        """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""
+        return next(value for kind, value in self.error_status.items() if isinstance(error, kind))
