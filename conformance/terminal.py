@@ -109,9 +109,15 @@ def _bounded(lines: list[str], verbose: int) -> list[str]:
 def fold_case_sections(config: Any, verbose: int) -> None:
     """Below -v, leave out pytest's per-case failure and error sections (one broken rule fails dozens of cases):
     the footer says the same per requirement, and `FAILED`/`ERROR` lines still name every case. Called at session
-    end, after every report (and junit.xml) got its complete text; an explicit --tb is the user's choice."""
+    end, after every report (and junit.xml) got its complete text; an explicit --tb is the user's choice.
+
+    The `FAILED` lines stay one line each: on CI (the CI variable set) pytest would otherwise append a failure's
+    whole text to its line, dozens of mismatch lines again (pytest 8.4+ `--force-short-summary`; older pytest
+    cuts at the terminal width anyway)."""
     if verbose < 1 and getattr(config.option, "tbstyle", "auto") == "auto":
         config.option.tbstyle = "no"
+        if hasattr(config.option, "force_short_summary"):
+            config.option.force_short_summary = True
 
 
 def was_interrupted(session: Any) -> bool:
