@@ -7,7 +7,8 @@ then look at what a user would see: the terminal, the files, the exit status, an
 directly from the emulator, behind the proxy's back).
 
 - `server.KitServer`: a loopback HTTP/1.1 server whose answers are objects that write themselves to the socket
-  (whole, dripped byte by byte, streamed without end), so the interesting misbehaviours are not smoothed over.
+  (whole, dripped byte by byte, streamed without end, a hang, a reset), so the interesting misbehaviours are not
+  smoothed over. It is the self-tests' only raw-socket server: `tests/misbehaving_servers.py` builds on it too.
 - `target.HostileTarget`: an emulator process + a KitServer that forwards the work API to it (optionally tampering
   with the answers: `tamper.py`) and serves a hook at `/_kit/hook` (honest, or hostile: `hook.py`).
 - `observe.py`: running the suite and the CLI, scanning for secrets in every encoding, snapshots of items.

@@ -1,14 +1,18 @@
-"""A loopback HTTP/1.1 server for attacks: each request goes to a handler, whose reply writes itself to the socket.
+"""The self-tests' one raw-socket HTTP/1.1 server on 127.0.0.1: each request goes to a handler, whose reply writes
+itself to the socket.
 
 Why not http.server or a framework: the attacks are about the bytes on the wire (a status line dripped one byte
-every 2 s, a body without end, a Content-Length of 200 MB), which a framework would buffer or forbid. The request
-target is kept raw (path and query, percent-escapes as sent), so a test can see exactly what the suite asked for.
+every 2 s, a body without end, a Content-Length of 200 MB, a connection reset with RST, no answer at all), which a
+framework would buffer, smooth over or forbid. The request target is kept raw (path and query, percent-escapes as
+sent), so a test can see exactly what the suite asked for. Both the hostile kit and the robustness self-tests
+(`tests/misbehaving_servers.py`) serve through this module, so there is one accept/serve/parse loop to trust.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -52,26 +56,51 @@ class Whole(Reply):
     body: bytes
     content_type: str = "application/json"
     extra_headers: dict[str, str] | None = None
+    reason: str = "Kit"
 
     def bytes(self) -> bytes:
         headers = {"Content-Type": self.content_type, "Content-Length": str(len(self.body))}
         headers.update(self.extra_headers or {})
-        return head(self.status, headers) + self.body
+        return head(self.status, headers, reason=self.reason) + self.body
 
     def write(self, connection: socket.socket, stopping: threading.Event) -> None:
         connection.sendall(self.bytes())
 
 
-@dataclass
-class Drip(Reply):
-    """The whole answer (status line included), one byte every `interval_s`: each read succeeds, none ends it."""
+class Hang(Reply):
+    """Never answer: keep the connection open until the server stops."""
 
-    answer: bytes
-    interval_s: float = 2.0
     keep_alive = False
 
     def write(self, connection: socket.socket, stopping: threading.Event) -> None:
-        for index in range(len(self.answer)):
+        stopping.wait()
+
+
+class Reset(Reply):
+    """Abort the connection with RST instead of answering: SO_LINGER 0, so the close that ends the exchange resets."""
+
+    keep_alive = False
+
+    def write(self, connection: socket.socket, stopping: threading.Event) -> None:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@dataclass
+class Drip(Reply):
+    """The whole answer, one byte every `interval_s`: each read succeeds, none ends it. By default the status line
+    is dripped too; with `head_at_once` the status line and headers go at once and only the body drips."""
+
+    answer: bytes
+    interval_s: float = 2.0
+    head_at_once: bool = False
+    keep_alive = False
+
+    def write(self, connection: socket.socket, stopping: threading.Event) -> None:
+        start = 0
+        if self.head_at_once:
+            start = self.answer.index(b"\r\n\r\n") + 4
+            connection.sendall(self.answer[:start])
+        for index in range(start, len(self.answer)):
             connection.sendall(self.answer[index : index + 1])
             if stopping.wait(self.interval_s):
                 return
@@ -79,9 +108,12 @@ class Drip(Reply):
 
 @dataclass
 class Stream(Reply):
-    """A 200 JSON-looking body of `size` bytes (None: without end), generated as it is sent, never held whole."""
+    """A 200 JSON-looking body of `size` bytes (None: without end), generated as it is sent, never held whole.
+    The size is declared in Content-Length unless `declare_length` is off (then the body ends when the connection
+    closes)."""
 
     size: int | None
+    declare_length: bool = True
     keep_alive = False
 
     def chunks(self) -> Iterator[bytes]:
@@ -99,7 +131,7 @@ class Stream(Reply):
 
     def write(self, connection: socket.socket, stopping: threading.Event) -> None:
         headers = {"Content-Type": "application/json", "Connection": "close"}
-        if self.size is not None:
+        if self.size is not None and self.declare_length:
             headers["Content-Length"] = str(self.size)
         connection.sendall(head(200, headers, reason="OK"))
         for chunk in self.chunks():
@@ -112,7 +144,8 @@ Handler = Callable[[Request], Reply]
 
 
 class KitServer:
-    """Serve `handler` on 127.0.0.1 (a free port) in threads; every request is logged in `requests`."""
+    """Serve `handler` on 127.0.0.1 (a free port) in threads; every request is logged in `requests`. Serving starts
+    at once; `stop()` (or leaving the `with` block) ends it and every connection it holds."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -120,6 +153,7 @@ class KitServer:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._connections: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -130,16 +164,24 @@ class KitServer:
         self._acceptor = threading.Thread(target=self._accept_loop, name="kit-accept", daemon=True)
         self._acceptor.start()
 
+    def __enter__(self) -> KitServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self.stopping.set()
         self._acceptor.join(2)
         with self._lock:
-            connections = list(self._connections)
+            connections, threads = list(self._connections), list(self._threads)
         for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 connection.close()
+        for thread in threads:
+            thread.join(2)
         self._listener.close()
 
     def logged(self) -> list[Request]:
@@ -154,9 +196,11 @@ class KitServer:
                 continue
             except OSError:
                 return
+            thread = threading.Thread(target=self._serve, args=(connection,), name="kit-conn", daemon=True)
             with self._lock:
                 self._connections.append(connection)
-            threading.Thread(target=self._serve, args=(connection,), name="kit-conn", daemon=True).start()
+                self._threads.append(thread)
+            thread.start()
 
     def _serve(self, connection: socket.socket) -> None:
         connection.settimeout(0.2)
@@ -204,6 +248,7 @@ class KitServer:
         return Request(method, target, headers, data[:length]), data[length:]
 
     def _receive(self, connection: socket.socket) -> bytes:
+        """Bytes from the peer; b'' when it closed or the server is stopping."""
         while not self.stopping.is_set():
             try:
                 return connection.recv(65536)
