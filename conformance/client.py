@@ -174,7 +174,7 @@ def bounded_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(retries=0, limits=limits)
     pool = getattr(transport, "_pool", None)
     if pool is None or not hasattr(pool, "_network_backend"):
-        raise RuntimeError("this httpx/httpcore version has no connection pool to bound; pin httpx 0.28")
+        raise RuntimeError("this httpx/httpcore version has no connection pool to bound (the suite needs httpcore 1.x)")
     pool._network_backend = _DeadlineBackend()
     return transport
 
