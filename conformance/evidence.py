@@ -142,14 +142,22 @@ class Redactor:
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides/isolates that reorder what a
 # reader sees: an ANSI/OSC escape from a server could otherwise recolour, retitle or rewrite the user's terminal.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The same and newline and tab: for a value quoted inside one line of a message.
+_LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
-    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`); newline and tab are kept."""
-    return _CONTROLS.sub(_escape, text)
+def printable(text: str, *, one_line: bool = False) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`); newline and tab are kept,
+    unless `one_line` (a value quoted inside one message line) escapes them too."""
+    return (_LINE_CONTROLS if one_line else _CONTROLS).sub(_escape, text)
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _escape(match: re.Match[str]) -> str:
+    if match.group() in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[match.group()]
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 

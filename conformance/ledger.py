@@ -169,7 +169,7 @@ def _other_target(base_url: Any) -> str:
 
 def _shown(value: Any, limit: int = SHOWN) -> str:
     """A value from the file or the target for a report line: control characters escaped, bounded."""
-    text = str(value).encode("unicode_escape").decode("ascii")
+    text = evidence.printable(str(value), one_line=True)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -18,6 +18,8 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from conformance.evidence import printable
+
 WORK_ID = re.compile(r"work_[A-Za-z0-9_-]{1,128}")
 ENVIRONMENT_ID = re.compile(r"env_[A-Za-z0-9_-]{1,128}")
 WORK_ID_FORM = "work_ and 1 to 128 of [A-Za-z0-9_-]"
@@ -66,7 +68,7 @@ def public_url(url: Any) -> str:
     query = REDACTED if parts.query or text.endswith("?") else ""
     fragment = REDACTED if parts.fragment else ""
     shown = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
-    shown = shown.encode("unicode_escape").decode("ascii")
+    shown = printable(shown, one_line=True)
     return shown if len(shown) <= 200 else shown[:200] + "..."
 
 

@@ -68,7 +68,7 @@ def case_metadata(settings: Settings, nodeid: str, extra: Mapping[str, str] | No
 
 def excerpt(response: httpx.Response, client: SuiteClient | None = None) -> str:
     text = response.content[:EXCERPT].decode("utf-8", errors="replace").replace("\n", " ")
-    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)  # no raw control bytes
+    text = evidence.printable(text, one_line=True)  # no raw control bytes
     if client is not None:
         text = client.redact(text)
     return text + ("..." if len(response.content) > EXCERPT else "")

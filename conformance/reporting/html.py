@@ -23,7 +23,7 @@ import html
 import json
 from typing import Any
 
-from conformance import catalogue, results
+from conformance import catalogue, judge, results
 from conformance.reporting.cases import (
     VERDICT_LABELS,
     Vetted,
@@ -152,12 +152,9 @@ def cut(text: str, limit: int, where: str = "see junit.xml") -> str:
 
 
 def one_line(text: str) -> str:
-    """The first line of `text`, at most LINE_CHARS long: a story line may be a whole failure text."""
-    lines = str(text).strip().splitlines() or [""]
-    first = lines[0]
-    if len(first) > LINE_CHARS:
-        return first[:LINE_CHARS] + " …"
-    return first + (" …" if len(lines) > 1 else "")
+    """judge.one_line, at most LINE_CHARS long: a story line may be a whole failure text."""
+    line = judge.one_line(text)
+    return line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + " …"
 
 
 def story_lines(vetted: Vetted, verdict: RequirementVerdict) -> list[str]:
