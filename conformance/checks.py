@@ -92,6 +92,15 @@ class Checker:
         return [] if strict else [m for m in self.mismatches if m.level == "SHOULD"]
 
 
+def mismatch_line(record: Any) -> str:
+    """A recorded mismatch (a Mismatch's fields as a dict) as `[ID LEVEL] what: expected X, observed Y`, or the raw
+    record when it is not one."""
+    try:
+        return Mismatch(**record).line()
+    except TypeError:
+        return repr(record)
+
+
 def show(value: Any) -> str:
     """Render a value the way a reader compares it: JSON for data, 'absent' for a missing field."""
     if value is _MISSING:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conformance import catalogue, results
-from conformance.checks import Mismatch
+from conformance.checks import mismatch_line
 
 # Where a wrong answer starts, earliest first: how the request body was read decides the transition row taken; the
 # row decides the drain protocol, the timestamps and what concurrent stops can explain; those decide what is
@@ -167,10 +167,7 @@ def by_likely_cause(verdicts: Iterable[results.RequirementVerdict]) -> list[resu
 def cause_line(mismatch: Mapping[str, Any]) -> str:
     """A mismatch as one line (`[ID LEVEL] what: expected X, observed Y`; a multi-line observation keeps its first
     line), for the one-line causes of the terminal, summary.md and report.html."""
-    try:
-        return one_line(Mismatch(**mismatch).line())
-    except TypeError:
-        return one_line(repr(mismatch))
+    return one_line(mismatch_line(mismatch))
 
 
 def one_line(text: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import catalogue, results
-from conformance.checks import Mismatch
+from conformance.checks import mismatch_line
 from conformance.results import CaseRecord, RequirementVerdict, RunRecord
 
 NEEDS_REPRO = (results.FAIL, results.WARN)
@@ -68,14 +68,6 @@ def _record_problem(case: Any) -> str:
         if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
             return f"{name} is not a list of records"
     return ""
-
-
-def mismatch_line(mismatch: dict[str, Any]) -> str:
-    """`[ID LEVEL] what: expected X, observed Y`, or the raw record when it is not a Mismatch."""
-    try:
-        return Mismatch(**mismatch).line()
-    except TypeError:
-        return repr(mismatch)
 
 
 def mismatch_lines(case: CaseRecord, requirement_id: str | None = None) -> list[str]:
