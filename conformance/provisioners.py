@@ -162,11 +162,10 @@ class HookProvisioner:
                     f"{excerpt(read, self.client)}; not recorded"
                 )
             )
-        carried = server.get("metadata") if isinstance(server.get("metadata"), dict) else {}
         if (
             server.get("id") != work_id
             or server.get("environment_id") != environment_id
-            or any(carried.get(key) != value for key, value in metadata.items())
+            or not _carries(server, metadata)
         ):
             raise RejectedItem(
                 self.client.redact(
@@ -245,8 +244,7 @@ class LifecycleProvisioner:
         if problem:
             raise RejectedItem(self.client.redact(f"lifecycle: the new session's work item is rejected: {problem}"))
         _record(self.on_created, self.seen, environment_id, item["id"])
-        current = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        if any(current.get(key) != value for key, value in metadata.items()):
+        if not _carries(item, metadata):
             updated = self.client.request(
                 "POST",
                 work_path(environment_id, item["id"]),
@@ -403,8 +401,7 @@ def _ownership_problem(
             f"item {work_id} is in state {shown(item.get('state'))}, not {state!r}: not the item asked for, so "
             f"{NOT_TOUCHED}; it may still be live: stop it yourself, and fix the hook"
         )
-    carried = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-    if any(carried.get(key) != value for key, value in metadata.items()):
+    if not _carries(item, metadata):
         return f"item {work_id} does not carry this run's metadata, so it is not proved new; {NOT_TOUCHED}"
     return ""
 
@@ -430,10 +427,15 @@ def _item_problems(item: Any, state: str, environment_id: str, metadata: Mapping
         wrong.append(f"state is {shown(item.get('state'))}")
     if item.get("environment_id") != environment_id:
         wrong.append(f"environment_id is {shown(item.get('environment_id'))}")
-    carried = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-    if any(carried.get(key) != value for key, value in metadata.items()):
+    if not _carries(item, metadata):
         wrong.append("the metadata was not carried")
     return f"item {item['id']}: " + "; ".join(wrong) if wrong else ""
+
+
+def _carries(item: Mapping[str, Any], metadata: Mapping[str, str]) -> bool:
+    """Whether `item` carries every key of `metadata` with its value (other keys may be there too)."""
+    carried = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    return all(carried.get(key) == value for key, value in metadata.items())
 
 
 def make_provisioner(
