@@ -62,7 +62,7 @@ def test_wheel_carries_schemas_spec_catalogue_and_license(wheel: zipfile.ZipFile
         assert wheel.read(packaged) == (ROOT / "schemas" / f"{schema}.schema.json").read_bytes()
     for spec in sorted(catalogue.SPEC_DIR.iterdir()):
         assert f"conformance/spec/{spec.name}" in names
-    assert "conformance/catalogue/requirements.toml" in names
+    assert "conformance/catalogue/stop.toml" in names
     assert "Apache License" in dist_info(wheel, "licenses/LICENSE")
     assert "License-Expression: Apache-2.0" in dist_info(wheel, "METADATA")
 

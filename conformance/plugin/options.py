@@ -21,7 +21,7 @@ FLAG_VARIABLES = ("QODER_STRICT",)  # `--qoder-strict`, not `--qoder-strict VALU
 
 # Registered by the plugin itself (not only in pyproject.toml): an installed copy has no project ini file.
 MARKERS = (
-    "req(*ids): the requirement IDs a case verifies (see conformance/catalogue/requirements.toml)",
+    "req(*ids): the requirement IDs a case verifies (see conformance/catalogue/*.toml)",
     "must: the case verifies at least one MUST requirement",
     "should: the case verifies at least one SHOULD requirement",
     "unspecified: the case records behaviour the docs leave open; it asserts nothing",

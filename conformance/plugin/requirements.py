@@ -44,7 +44,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
         report.outcome = "failed"
         report.longrepr = (
             f"unknown requirement ID(s) {', '.join(unknown)} in @pytest.mark.req; "
-            f"every ID must be in {catalogue.CATALOGUE_PATH}"
+            f"every ID must be in a file of {catalogue.CATALOGUE_DIR}"
         )
     return report
 
