@@ -40,7 +40,7 @@ from conformance.errors import (
     UnexpectedResponse,
 )
 from conformance.evidence import Exchange, Redactor, Secret
-from conformance.paths import work_path
+from conformance.paths import endpoint_request, work_path
 
 USE_PAT: Any = type("UsePat", (), {"__repr__": lambda self: "USE_PAT"})()  # sentinel: send the configured PAT
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -241,7 +241,25 @@ class SuiteClient:
         return self.request("POST", path, role=evidence.UNDER_TEST, content=content, headers=headers, token=token)
 
     def get(self, environment_id: str, work_id: str) -> httpx.Response:
+        """The read-back GET of an item (never the request under test; see `call("get", ...)` for that)."""
         return self.request("GET", work_path(environment_id, work_id), role=evidence.READ_BACK)
+
+    def call(
+        self,
+        endpoint: str,
+        environment_id: str,
+        work_id: str | None = None,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        token: Any = USE_PAT,
+        role: str = evidence.UNDER_TEST,
+    ) -> httpx.Response:
+        """One request to a work endpoint (paths.ENDPOINT_ROUTES: `list`, `poll`, `get`, `update_metadata`, `ack`,
+        `heartbeat`, `stop`, `stats`), by default as the request under test: sent exactly once."""
+        method, path = endpoint_request(endpoint, environment_id, work_id)
+        return self.request(method, path, role=role, content=content, headers=headers, token=token, params=params)
 
     def request(
         self,

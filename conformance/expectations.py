@@ -1,4 +1,4 @@
-"""Expectations shared by the Stop cases: what every success and every error answer must look like.
+"""Expectations shared by the cases: what every success and every error answer must look like.
 
 Each helper states its expectations through the case's Checker under the requirement they rest on, so the same
 rule is judged the same way in every case that meets it.
@@ -46,29 +46,57 @@ def expect_work_item(check: Checker, response: httpx.Response) -> Any:
     return body
 
 
-def expect_error(check: Checker, requirement: str, response: httpx.Response) -> None:
-    """An error answer: the row's status and error.type, the documented envelope, a JSON media type."""
-    row = tables.ERRORS[requirement]
+def expect_item_answer(
+    check: Checker,
+    ok: str,
+    response: httpx.Response,
+    *,
+    schema: str = "CONV-ITEM-SCHEMA",
+    media: str = "CONV-JSON",
+    utc: str = "CONV-TS-UTC",
+) -> Any:
+    """A successful answer of any endpoint but Stop that returns a Work item: 200 (under the endpoint's own `ok`
+    requirement), a JSON media type, a valid Work item with UTC timestamps (under the shared conventions, so a
+    server that renders every item wrongly fails one requirement, not one per endpoint). Returns the body."""
+    check.equal(ok, "response status", 200, response.status_code)
+    expect_json_media_type(check, media, response)
+    body = body_of(response)
+    problems = schemas.validate("work-item", body) if body is not MISSING else ["body is not JSON"]
+    check.that(schema, not problems, "Work item schema", "a valid Work item", "; ".join(problems))
+    expect_utc_timestamps(check, utc, body)
+    return body
+
+
+def expect_json_media_type(check: Checker, requirement: str, response: httpx.Response, what: str = "") -> None:
+    check.that(
+        requirement,
+        is_json_media_type(response),
+        f"{what}response Content-Type",
+        "application/json",
+        response.headers.get("content-type", MISSING),
+    )
+
+
+def expect_error(
+    check: Checker,
+    requirement: str,
+    response: httpx.Response,
+    row: tables.ErrorRow | None = None,
+    *,
+    envelope: str = "STOP-ERR-ENVELOPE",
+) -> None:
+    """An error answer: the row's status and error.type (the row of `requirement` in the Stop page's table unless
+    `row` is given), the documented envelope and a JSON media type under `envelope` (CONV-ERR-ENVELOPE for every
+    endpoint but Stop)."""
+    row = row or tables.ERRORS[requirement]
     check.equal(requirement, "response status", row.status, response.status_code)
     body = body_of(response)
     error = body.get("error") if isinstance(body, dict) else None
     observed_type = error.get("type", MISSING) if isinstance(error, dict) else MISSING
     check.equal(requirement, "error.type", row.type, observed_type)
     problems = schemas.validate("error", body) if body is not MISSING else ["body is not JSON"]
-    check.that(
-        "STOP-ERR-ENVELOPE",
-        not problems,
-        "error envelope schema",
-        "a valid error envelope",
-        "; ".join(problems),
-    )
-    check.that(
-        "STOP-ERR-ENVELOPE",
-        is_json_media_type(response),
-        "error response Content-Type",
-        "application/json",
-        response.headers.get("content-type", MISSING),
-    )
+    check.that(envelope, not problems, "error envelope schema", "a valid error envelope", "; ".join(problems))
+    expect_json_media_type(check, envelope, response, "error ")
 
 
 def expect_fields_unchanged(

@@ -53,6 +53,28 @@ def work_path(environment_id: str, work_id: str | None = None, suffix: str = "")
     return path + suffix
 
 
+# The eight work endpoints: name (the `-m` marker and catalogue file of its requirements) -> (method, whether the
+# path names an item, the suite's constant tail). The one table every request of a case is built from.
+ENDPOINT_ROUTES: dict[str, tuple[str, bool, str]] = {
+    "list": ("GET", False, ""),
+    "poll": ("GET", False, "/poll"),
+    "get": ("GET", True, ""),
+    "update_metadata": ("POST", True, ""),
+    "ack": ("POST", True, "/ack"),
+    "heartbeat": ("POST", True, "/heartbeat"),
+    "stop": ("POST", True, "/stop"),
+    "stats": ("GET", False, "/stats"),
+}
+
+
+def endpoint_request(endpoint: str, environment_id: str, work_id: str | None = None) -> tuple[str, str]:
+    """(method, path) of one endpoint for one environment (and item, for the item endpoints)."""
+    method, per_item, suffix = ENDPOINT_ROUTES[endpoint]
+    if per_item and work_id is None:
+        raise ValueError(f"the {endpoint} endpoint needs a work ID")
+    return method, work_path(environment_id, work_id if per_item else None, suffix)
+
+
 def public_url(url: Any) -> str:
     """`url` fit for a message or a report: tokens hide in the userinfo, the query string and the fragment, so each
     is replaced by `<redacted>` (kept visible as such, so a reader sees that something was there); control characters
