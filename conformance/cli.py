@@ -3,7 +3,8 @@
 run [PYTEST OPTIONS] run the bundled conformance cases (an installed copy, from any directory); pytest's exit status
 verify SUMMARY      is this summary.json a certificate for the installed suite and spec? (exit 0 / 1; 2: unreadable)
 cleanup --ledger    force-stop every item a killed run left live, from its ledger (the latest run's lines by default)
-requirements        list the requirement catalogue (text or JSON)
+requirements        list the requirement catalogue (text or JSON; --endpoint NAME filters)
+drift               is every requirement's quote still on its doc page? (exit 0 no / 1 drift / 2 a page unreadable)
 scan PATH...        the secret canary over files, with the tokens from the QODER_* variables (exit 1 on a hit)
 
 Exit status 2 is a usage error or an input that cannot be used, so scripts can tell "no" (1) from "cannot say" (2).
@@ -98,15 +99,40 @@ def _cleanup(arguments: argparse.Namespace) -> int:
 
 
 def _requirements(arguments: argparse.Namespace) -> int:
-    requirements = catalogue.requirements().values()
+    wanted = set(arguments.endpoint or ())
+    requirements = [r for r in catalogue.requirements().values() if not wanted or r.endpoint in wanted]
     if arguments.format == "json":
-        listing = [{"id": r.id, "level": r.level, "summary": r.summary, "page": r.page} for r in requirements]
+        listing = [
+            {"id": r.id, "level": r.level, "summary": r.summary, "page": r.page, "endpoint": r.endpoint}
+            for r in requirements
+        ]
         print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    if not requirements:
+        print(f"no requirements of {', '.join(sorted(wanted))} in the catalogue", file=sys.stderr)
         return 0
     width = max(len(r.id) for r in requirements)
     for requirement in requirements:
         print(f"{requirement.id:<{width}}  {requirement.level:<11}  {requirement.summary}")
     return 0
+
+
+def _drift(arguments: argparse.Namespace) -> int:
+    from conformance import drift
+
+    if arguments.pages_dir is not None and not Path(arguments.pages_dir).is_dir():
+        print(f"error: {arguments.pages_dir}: no such folder", file=sys.stderr)
+        return USAGE_ERROR
+    if not arguments.timeout > 0:
+        print("error: --timeout must be a positive number of seconds", file=sys.stderr)
+        return USAGE_ERROR
+    pages_dir = Path(arguments.pages_dir) if arguments.pages_dir is not None else None
+    report = drift.run(drift.selected(arguments.endpoint or ()), pages_dir=pages_dir, timeout=arguments.timeout)
+    if arguments.json:
+        print(json.dumps(drift.as_json(report), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(drift.lines(report)))
+    return report.status
 
 
 def _secrets() -> dict[str, str]:
@@ -158,9 +184,41 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", dest="all_runs", action="store_true", help="the items of every run in the ledger")
     clean.set_defaults(handler=_cleanup)
 
+    endpoints = tuple(catalogue.ENDPOINTS.values())
     listing = commands.add_parser("requirements", help="list the requirement catalogue")
     listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument(
+        "--endpoint", action="append", choices=endpoints, metavar="NAME", help=f"only these ({', '.join(endpoints)})"
+    )
     listing.set_defaults(handler=_requirements)
+
+    drifting = commands.add_parser(
+        "drift",
+        help="list every requirement whose quote is no longer on its doc page",
+        description="Reads every page the catalogue quotes (its .md variant first, then the page itself; or saved "
+        "copies with --pages-dir) and lists every requirement whose quote is no longer on it, with what to do. "
+        "Only the catalogue's http(s) URLs are fetched; redirects are followed only within the same host.",
+        epilog="exit status: 0 no drift; 1 drift found (some quote is no longer on its page); 2 a page could not be "
+        "read (nothing drifted among the pages that were read), or a usage error",
+    )
+    drifting.add_argument(
+        "--endpoint", action="append", choices=endpoints, metavar="NAME", help="only this endpoint's requirements"
+    )
+    drifting.add_argument("--json", action="store_true", help="the outcome as JSON")
+    drifting.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="total deadline for reading one page, all its variants together (default: 20)",
+    )
+    drifting.add_argument(
+        "--pages-dir",
+        metavar="DIR",
+        help="read saved copies instead of fetching: DIR/<host>/<path> of each page URL (e.g. "
+        "DIR/docs.qoder.com/cloud-agents/api/environments/work/stop.md; the rendered page at its path or path.html)",
+    )
+    drifting.set_defaults(handler=_drift)
 
     scan = commands.add_parser("scan", help="look for the configured tokens in files (exit 1 on a hit)")
     scan.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")

@@ -128,11 +128,27 @@ def test_requirements_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["requirements"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(catalogue.requirements())
-    assert lines[0].split()[:2] == ["STOP-BODY-OPTIONAL", "MUST"]
+    first = next(iter(catalogue.requirements().values()))
+    assert lines[0].split()[:2] == [first.id, first.level]
     assert cli.main(["requirements", "--format", "json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert [entry["id"] for entry in listing] == list(catalogue.requirements())
     assert {entry["level"] for entry in listing} == {"MUST", "SHOULD", "UNSPECIFIED"}
+    assert {entry["endpoint"] for entry in listing} == {r.endpoint for r in catalogue.requirements().values()}
+
+
+def test_requirements_listing_by_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    stop = [r.id for r in catalogue.requirements().values() if r.endpoint == "stop"]
+    conventions = [r.id for r in catalogue.requirements().values() if r.endpoint == "conventions"]
+    assert stop and conventions
+    assert cli.main(["requirements", "--endpoint", "stop"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == stop
+    assert cli.main(["requirements", "--endpoint", "conventions", "--endpoint", "stop", "--format", "json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [entry["id"] for entry in listing] == [r for r in catalogue.requirements() if r in stop + conventions]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["requirements", "--endpoint", "STOP"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

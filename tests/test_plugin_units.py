@@ -33,6 +33,10 @@ def test_a_should(x):
 @pytest.mark.req("STOP-OPEN-FORCE-NULL")
 def test_unspecified():
     pass
+
+@pytest.mark.req("CONV-JSON", "CONV-TS-UTC")
+def test_a_convention():
+    pass
 """
 
 VERDICTS = """
@@ -92,11 +96,33 @@ def collected(result: pytest.RunResult) -> list[str]:
 def test_level_markers_and_id_keywords_select(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_selection=SELECTION)
     plugin = ("-p", "conformance.plugin", "--collect-only", "-q")
-    assert collected(suite.runpytest(*plugin, "-m", "must")) == ["test_a_must"]
+    assert collected(suite.runpytest(*plugin, "-m", "must")) == ["test_a_must", "test_a_convention"]
     assert collected(suite.runpytest(*plugin, "-m", "should")) == ["test_a_should[F-TYPE]"]
     assert collected(suite.runpytest(*plugin, "-m", "unspecified")) == ["test_unspecified"]
     assert collected(suite.runpytest(*plugin, "-k", "STOP-TR-QUEUED")) == ["test_a_must"]
     assert collected(suite.runpytest(*plugin, "-k", "STOP-OPEN-FORCE-NULL")) == ["test_unspecified"]
+
+
+def test_endpoint_markers_select(suite: pytest.Pytester) -> None:
+    """Each case carries the marker of every endpoint its IDs belong to: `-m conventions`, `-m "stop and must"`."""
+    suite.makepyfile(test_selection=SELECTION)
+    plugin = ("-p", "conformance.plugin", "--collect-only", "-q")
+    assert collected(suite.runpytest(*plugin, "-m", "conventions")) == ["test_a_convention"]
+    assert collected(suite.runpytest(*plugin, "-m", "stop and must")) == ["test_a_must"]
+    assert collected(suite.runpytest(*plugin, "-m", "stop and not must")) == [
+        "test_a_should[F-TYPE]",
+        "test_unspecified",
+    ]
+    assert collected(suite.runpytest(*plugin, "-m", "heartbeat")) == []
+
+
+def test_every_endpoint_marker_is_registered(suite: pytest.Pytester) -> None:
+    """Registered from catalogue.ENDPOINTS by the plugin itself, so `--strict-markers` accepts `-m heartbeat`."""
+    from conformance import catalogue
+
+    result = suite.runpytest("-p", "conformance.plugin", "--markers")
+    for endpoint in catalogue.ENDPOINTS.values():
+        result.stdout.fnmatch_lines([f"@pytest.mark.{endpoint}: *"])
 
 
 def test_unknown_requirement_id_is_a_collection_error(suite: pytest.Pytester) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import conformance
+from conformance.catalogue import ENDPOINTS
 from conformance.config import BY_FIELD, VARIABLES, Settings, is_loopback_origin
 
 PLUGIN_NAME = "conformance.plugin"  # the entry point's, conftest.py's and `-p`'s name for the plugin
@@ -27,6 +28,11 @@ MARKERS = (
     "unspecified: the case records behaviour the docs leave open; it asserts nothing",
     "sdk: needs the official SDK (pip install 'qoder-work-conformance[sdk]')",
     "slow: takes more than a few seconds",
+    # one per endpoint, from the catalogue's own list so the two cannot drift apart
+    *(
+        f"{endpoint}: the case verifies at least one {prefix}-* requirement (conformance/catalogue/{endpoint}.toml)"
+        for prefix, endpoint in ENDPOINTS.items()
+    ),
 )
 
 # Libraries the suite imports that also ship a pytest plugin. pytest marks every module of such a distribution

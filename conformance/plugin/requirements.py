@@ -1,4 +1,5 @@
-"""Requirement IDs on cases: the `req` marker's IDs, their level markers and keywords, unknown IDs refused.
+"""Requirement IDs on cases: the `req` marker's IDs, their level and endpoint markers and keywords, unknown IDs
+refused.
 
 A plugin module registered (by the package's pytest_configure) only for the suite's own runs: another project of
 the environment may have a `req` marker of its own, which these hooks must not touch.
@@ -50,9 +51,15 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Level markers and ID keywords, before -m/-k deselection: `-m must`, `-k STOP-TR-FORCE` select."""
+    """Level and endpoint markers and ID keywords, before -m/-k deselection: `-m must`, `-m heartbeat`,
+    `-m "stop and must"`, `-k STOP-TR-FORCE` select."""
+    added: set[str] = set()
     for rid in requirement_ids(item):
         if rid not in catalogue.requirements():
             continue
-        item.add_marker(catalogue.get(rid).marker)
+        requirement = catalogue.get(rid)
+        for marker in (requirement.marker, requirement.endpoint):
+            if marker not in added:  # once per case, however many of its IDs share a level or an endpoint
+                item.add_marker(marker)
+                added.add(marker)
         item.extra_keyword_matches.add(rid)
