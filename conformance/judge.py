@@ -123,6 +123,7 @@ def _requirement_verdict(rid: str, cases: list[results.CaseRecord], strict: bool
         cause=cause,
         consequence_of=None,
         flagged_cases=flagged_cases,
+        endpoint=requirement.endpoint,
     )
 
 

@@ -8,6 +8,7 @@ requirement's verdict comes only from the checks recorded under it (see there).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -43,6 +44,7 @@ class RequirementVerdict:
     cause: str = ""  # one line: its first own mismatch (fail, warn), or the error / not-verified reason
     consequence_of: str | None = None  # the ID of the failed requirement this failure probably follows from
     flagged_cases: list[str] = field(default_factory=list)  # the cases behind `verdict` (own mismatch, error, skip)
+    endpoint: str = ""  # the endpoint its ID names (catalogue.Requirement.endpoint): reports group by it
 
 
 def requirement_verdicts(cases: list[CaseRecord], *, strict: bool = False) -> list[RequirementVerdict]:
@@ -58,6 +60,23 @@ def counts(items: list[Any]) -> dict[str, int]:
     for item in items:
         tally[item.verdict] += 1
     return tally
+
+
+def by_endpoint(verdicts: Iterable[RequirementVerdict]) -> dict[str, list[RequirementVerdict]]:
+    """Requirement verdicts grouped by endpoint, endpoints in catalogue.ENDPOINTS order (the order reports use),
+    each group in the order given; an endpoint without a verdict has no group."""
+    from conformance.catalogue import ENDPOINTS
+
+    order = {endpoint: index for index, endpoint in enumerate(ENDPOINTS.values())}
+    groups: dict[str, list[RequirementVerdict]] = {}
+    for verdict in verdicts:
+        groups.setdefault(verdict.endpoint, []).append(verdict)
+    return {name: groups[name] for name in sorted(groups, key=lambda name: order.get(name, len(order)))}
+
+
+def counts_by_endpoint(verdicts: Iterable[RequirementVerdict]) -> dict[str, dict[str, int]]:
+    """Requirement verdict counts per endpoint (results.counts of each by_endpoint group)."""
+    return {endpoint: counts(group) for endpoint, group in by_endpoint(verdicts).items()}
 
 
 @dataclass

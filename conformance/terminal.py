@@ -52,6 +52,22 @@ def requirement_line(verdict: results.RequirementVerdict, word: str, repro: str 
     return f"{parts[0]}: {cause}{tail}"
 
 
+ENDPOINT_WORDS = (
+    (results.PASS, "pass"),
+    (results.FAIL, "FAIL"),
+    (results.WARN, "warn"),
+    (results.RECORDED, "recorded"),
+    (results.NOT_VERIFIED, "not verified"),
+    (results.ERROR, "error"),
+)
+
+
+def endpoint_tally(endpoint: str, tally: dict[str, int]) -> str:
+    """`stop 30 pass, 1 FAIL`: an endpoint's non-zero requirement counts, in the first line's order."""
+    shown = [f"{tally[verdict]} {word}" for verdict, word in ENDPOINT_WORDS if tally.get(verdict)]
+    return f"{endpoint} {', '.join(shown) or 'nothing'}"
+
+
 def footer(
     verdicts: Sequence[results.RequirementVerdict],
     cases: Sequence[results.CaseRecord],
@@ -68,6 +84,9 @@ def footer(
         f"requirements exercised: {len(exercised)}  pass {tally['pass']}  FAIL {tally['fail']}  warn {tally['warn']}  "
         f"recorded {tally['recorded']}  not verified {tally['not_verified']}  error {tally['error']}"
     ]
+    by_endpoint = results.counts_by_endpoint(exercised)
+    if len(by_endpoint) > 1:
+        lines.append("by endpoint: " + "; ".join(endpoint_tally(name, found) for name, found in by_endpoint.items()))
     repro_of = {case.nodeid: case.repro for case in cases if case.repro}
     for verdict_name, word in EXPLAINED:
         chosen = judge.by_likely_cause(v for v in exercised if v.verdict == verdict_name)

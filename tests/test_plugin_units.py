@@ -373,6 +373,21 @@ def test_terminal_footer_and_brief_failure_are_bounded() -> None:
     assert len(footer) < 25 and "  … and 30 more (-v lists them all)" in footer
 
 
+def test_terminal_footer_counts_per_endpoint_only_when_several_ran() -> None:
+    from conformance import judge, terminal
+    from conformance.results import CaseRecord
+
+    def footer(*cases: CaseRecord) -> list[str]:
+        return terminal.footer(judge.requirement_verdicts(list(cases), strict=False), list(cases))
+
+    stop = CaseRecord("c::stop", ["STOP-TR-QUEUED", "STOP-TR-FORCE"], "pass")
+    failing = {"requirement": "CONV-JSON", "level": "MUST", "what": "media type", "expected": "a", "observed": "b"}
+    convention = CaseRecord("c::conv", ["CONV-JSON", "CONV-TS-UTC"], "fail", mismatches=[failing])
+    assert not [line for line in footer(stop) if line.startswith("by endpoint:")]
+    lines = [line for line in footer(stop, convention) if line.startswith("by endpoint:")]
+    assert lines == ["by endpoint: conventions 1 pass, 1 FAIL; stop 2 pass"]  # catalogue order, exercised only
+
+
 def test_a_run_stopped_by_maxfail_is_recorded_as_interrupted(suite: pytest.Pytester) -> None:
     result, summary, _ = run_verdicts(suite, "-x")
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -113,12 +113,65 @@ def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
     write_all(sample_run(), reports, {})
     text = (reports / "summary.md").read_text()
     assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
-    assert "| requirements | 0 | 2 | 1 | 1 | 5 | 29 |" in text
+    assert "| stop | 0 | 2 | 1 | 1 | 5 | 29 |" in text  # the Stop part's counts, whatever other endpoints hold
     for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE"):
         assert f"**{rid}**" in text
     assert "| **STOP-TR-FORCE** | MUST | 1 | state: expected 'stopped', observed 'stopping' |" in text
     assert "QODER\\_EXPIRED\\_PAT is not configured" in text
     assert "[report.html](report.html)" in text
+
+
+# --- grouped by endpoint -------------------------------------------------------------------------------------------
+
+
+def _with_a_failed_convention() -> RunRecord:
+    """The sample run with one convention failing too: two endpoints with failures."""
+    run = sample_run()
+    case = next(case for case in run.cases if case.requirements == ["CONV-JSON"])
+    case.verdict, case.mismatches = FAIL, [_mismatch("CONV-JSON", "media type")]
+    return run
+
+
+def test_summary_json_gives_each_requirement_its_endpoint_and_counts_per_endpoint(reports: Path) -> None:
+    write_all(_with_a_failed_convention(), reports, {})
+    document = json.loads((reports / "summary.json").read_text())
+    for entry in document["requirements"]:
+        assert entry["endpoint"] == catalogue.get(entry["id"]).endpoint
+    per_endpoint = document["counts"]["endpoints"]
+    present = [name for name in catalogue.ENDPOINTS.values() if name in per_endpoint]
+    assert list(per_endpoint) == present and {"conventions", "stop"} <= set(present)
+    assert per_endpoint["stop"] == {"error": 0, "fail": 2, "warn": 1, "not_verified": 1, "recorded": 5, "pass": 29}
+    assert per_endpoint["conventions"]["fail"] == 1
+    for verdict, total in document["counts"]["requirements"].items():  # the groups add up to the whole
+        assert sum(tally[verdict] for tally in per_endpoint.values()) == total
+    assert document["digest"] == summary.digest(document)
+    assert verify.problems(document)  # the certificate still lists the failures
+    assert any("MUST requirement CONV-JSON failed" in problem for problem in verify.problems(document))
+
+
+def test_summary_md_groups_failures_by_endpoint_when_several_failed(reports: Path) -> None:
+    write_all(_with_a_failed_convention(), reports, {})
+    text = (reports / "summary.md").read_text()
+    failed = text.split("### Failed requirements", 1)[1].split("\n### ", 1)[0]
+    assert failed.index("#### conventions") < failed.index("**CONV-JSON**") < failed.index("#### stop")
+    assert failed.index("#### stop") < failed.index("**STOP-TR-FORCE**")
+    assert "| conventions | 0 | 1 | 0 | 0 | 0 | 3 |" in text
+    write_all(sample_run(), reports, {})  # failures of one endpoint only: no sub-heading
+    assert "#### " not in (reports / "summary.md").read_text()
+
+
+def test_report_html_has_a_section_per_endpoint_in_catalogue_order(reports: Path) -> None:
+    run = _with_a_failed_convention()
+    write_all(run, reports, {})
+    page = (reports / "report.html").read_text()
+    positions = [page.index(f'id="endpoint-{name}"') for name in ("conventions", "stop")]
+    assert positions == sorted(positions)
+    conventions, stop = page[positions[0] : positions[1]], page[positions[1] :].split('id="cases"', 1)[0]
+    assert 'data-count="conventions-fail">1<' in conventions and 'data-count="stop-fail">2<' in stop
+    assert 'id="req-CONV-JSON"' in conventions and 'id="req-STOP-TR-FORCE"' in stop
+    assert 'id="req-STOP-TR-FORCE"' not in conventions and 'id="req-CONV-JSON"' not in stop
+    assert page.count('class="requirement filterable"') == len(catalogue.requirements())  # each row once
+    assert 'id="level-stop-must"' in stop and 'id="level-stop-should"' in stop
 
 
 def test_a_bad_case_record_is_reported_not_raised(reports: Path) -> None:

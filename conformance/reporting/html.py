@@ -52,7 +52,9 @@ html { overflow-x: hidden; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1200px;
        padding: 1rem 1.5rem; color: #202124; overflow-wrap: anywhere; }
 h1 { font-size: 1.25rem; margin: 0 0 .4rem; } h2 { font-size: 1.15rem; margin: 1.5rem 0 .4rem; }
-h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
+h3 { font-size: 1rem; margin: 1rem 0 .4rem; } h4 { font-size: .95rem; margin: .6rem 0 .3rem; }
+section.endpoint { border-top: 2px solid var(--line); margin-top: 1rem; }
+.endpoint-counts { color: var(--muted); margin: 0 0 .3rem; }
 code, pre { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 pre { background: var(--bg); border: 1px solid var(--line); padding: .4rem .5rem; margin: .25rem 0;
       white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal; max-width: 100%; }
@@ -210,8 +212,8 @@ def render(vetted: Vetted) -> str:
         _run_details(run),
         "<h2>Requirements</h2>",
     ]
-    for level in catalogue.LEVELS:
-        parts.append(_requirements_table(vetted, level, told))
+    for endpoint, verdicts in results.by_endpoint(vetted.verdicts).items():
+        parts.append(_endpoint_section(vetted, endpoint, verdicts, told))
     parts.append(f'<h2 id="cases">Cases ({len(vetted.cases)})</h2>')
     parts.append(
         '<p class="muted">Each case, folded: its verdict, why, and its HTTP exchanges (secrets appear as '
@@ -350,11 +352,31 @@ def _run_details(run: Any) -> str:
     )
 
 
-def _requirements_table(vetted: Vetted, level: str, told: dict[str, list[str]]) -> str:
-    chosen = [v for v in vetted.verdicts if v.level == level]
-    heading = f'<h3 id="level-{level.lower()}">{e(level)} ({len(chosen)})</h3>'
-    if not chosen:
-        return heading + '<p class="muted">none</p>'
+def _endpoint_section(
+    vetted: Vetted, endpoint: str, verdicts: list[RequirementVerdict], told: dict[str, list[str]]
+) -> str:
+    """One endpoint's requirements (catalogue/<endpoint>.toml) with its counts, a table per level it has."""
+    tally = results.counts(verdicts)
+    counts = " · ".join(
+        f'<span data-count="{e(endpoint)}-{v}">{tally[v]}</span> {e(VERDICT_LABELS[v])}'
+        for v in results.SEVERITY
+        if tally[v]
+    )
+    tables = "".join(
+        _requirements_table(vetted, endpoint, level, [v for v in verdicts if v.level == level], told)
+        for level in catalogue.LEVELS
+        if any(v.level == level for v in verdicts)
+    )
+    return (
+        f'<section class="endpoint" id="endpoint-{e(endpoint)}"><h3>{e(endpoint)} ({len(verdicts)})</h3>'
+        f'<p class="endpoint-counts">{counts}</p>{tables}</section>'
+    )
+
+
+def _requirements_table(
+    vetted: Vetted, endpoint: str, level: str, chosen: list[RequirementVerdict], told: dict[str, list[str]]
+) -> str:
+    heading = f'<h4 id="level-{e(endpoint)}-{level.lower()}">{e(level)} ({len(chosen)})</h4>'
     rows = "".join(_requirement_row(vetted, verdict, told) for verdict in chosen)
     return (
         f'{heading}<table class="requirements"><colgroup><col class="verdict"><col class="id"><col>'

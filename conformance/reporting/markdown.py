@@ -1,8 +1,9 @@
 """summary.md: a short result page for a CI job summary (e.g. `$GITHUB_STEP_SUMMARY`); report.html has the rest.
 
 It is read at a glance, and a job summary has a size limit (GitHub's: 1 MiB per step), so the page holds only the
-verdict, the target, the counts, one table row per failed, errored or warned requirement with its one-line cause
-(likely causes first, "probably a consequence of X" for the rest), and why a run stopped early. No exchange is
+verdict, the target, the counts (also per endpoint), one table row per failed, errored or warned requirement with its
+one-line cause (grouped by endpoint; likely causes first, "probably a consequence of X" for the rest), and why a run
+stopped early. No exchange is
 ever printed here, every cell is bounded, and the whole page is cut at MAX_BYTES with "and N more".
 """
 
@@ -49,10 +50,14 @@ def render(vetted: Vetted) -> str:
     ]
     body = _stopped_early(vetted) + _counts(vetted)
     for verdict, title in TABLES:
-        chosen = judge.by_likely_cause(v for v in vetted.verdicts if v.verdict == verdict and v.cases)
-        if chosen:
-            body += ["", f"### {title}", "", "| requirement | level | cases | cause |", "|---|---|---:|---|"]
-            body += [_row(requirement) for requirement in chosen]
+        groups = results.by_endpoint(v for v in vetted.verdicts if v.verdict == verdict and v.cases)
+        if groups:
+            body += ["", f"### {title}"]
+        for endpoint, chosen in groups.items():
+            if len(groups) > 1:  # one endpoint: no sub-heading, the table reads as before
+                body += ["", f"#### {cell(endpoint)}"]
+            body += ["", "| requirement | level | cases | cause |", "|---|---|---:|---|"]
+            body += [_row(requirement) for requirement in judge.by_likely_cause(chosen)]
     reasons = sorted({case.message for case in vetted.cases if case.verdict == results.NOT_VERIFIED})
     unexercised = [v.id for v in vetted.verdicts if not v.cases]
     if reasons or unexercised:
@@ -124,6 +129,15 @@ def _counts(vetted: Vetted) -> list[str]:
         ("cases", results.counts(vetted.cases)),
     ):
         lines.append(f"| {label} | " + " | ".join(str(tally[v]) for v in results.SEVERITY) + " |")
+    by_endpoint = results.counts_by_endpoint(vetted.verdicts)
+    if len(by_endpoint) > 1:
+        lines += [
+            "",
+            "| requirements by endpoint | " + " | ".join(VERDICT_LABELS[v] for v in results.SEVERITY) + " |",
+            "|---|" + "---:|" * len(results.SEVERITY),
+        ]
+        for endpoint, tally in by_endpoint.items():
+            lines.append(f"| {cell(endpoint)} | " + " | ".join(str(tally[v]) for v in results.SEVERITY) + " |")
     return lines
 
 

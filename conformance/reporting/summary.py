@@ -49,10 +49,15 @@ def build(vetted: Vetted) -> dict[str, Any]:
         "exit_status": run.exit_status,
         "interrupted": run.interrupted,
         "stop_reason": run.stop_reason,
-        "counts": {"requirements": results.counts(vetted.verdicts), "cases": results.counts(vetted.cases)},
+        "counts": {
+            "requirements": results.counts(vetted.verdicts),
+            "cases": results.counts(vetted.cases),
+            "endpoints": results.counts_by_endpoint(vetted.verdicts),
+        },
         "requirements": [
             {
                 "id": v.id,
+                "endpoint": v.endpoint,
                 "level": v.level,
                 "verdict": v.verdict,
                 "cause": v.cause,
