@@ -123,8 +123,8 @@ def _drift(arguments: argparse.Namespace) -> int:
     if arguments.pages_dir is not None and not Path(arguments.pages_dir).is_dir():
         print(f"error: {arguments.pages_dir}: no such folder", file=sys.stderr)
         return USAGE_ERROR
-    if not arguments.timeout > 0:
-        print("error: --timeout must be a positive number of seconds", file=sys.stderr)
+    if not 0 < arguments.timeout <= 3600:  # also refuses nan and inf
+        print("error: --timeout must be a number of seconds above 0 and at most 3600", file=sys.stderr)
         return USAGE_ERROR
     pages_dir = Path(arguments.pages_dir) if arguments.pages_dir is not None else None
     report = drift.run(drift.selected(arguments.endpoint or ()), pages_dir=pages_dir, timeout=arguments.timeout)

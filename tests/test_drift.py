@@ -317,7 +317,8 @@ def test_command_offline_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_command_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["drift", "--pages-dir", str(tmp_path / "missing")]) == 2
-    assert cli.main(["drift", "--pages-dir", str(tmp_path), "--timeout", "0"]) == 2
+    for timeout in ("0", "-1", "nan", "inf"):
+        assert cli.main(["drift", "--pages-dir", str(tmp_path), "--timeout", timeout]) == 2, timeout
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["drift", "--endpoint", "nope"])
     assert exit_info.value.code == 2
