@@ -277,6 +277,15 @@ def test_markdown_tables_become_rows_of_cells() -> None:
     assert "---" not in text
 
 
+def test_the_kept_copy_of_the_stop_page_holds_every_quote_of_the_stop_page() -> None:
+    """The real page text, not a synthesized one: the rendered copy kept in conformance/spec/, read as drift reads a
+    page, holds the quote of every requirement that names the Stop page."""
+    text = drift.page_text(catalogue.spec_text("stop-work-item.txt"))
+    on_stop_page = [r for r in ALL if r.page == "https://docs.qoder.com/cloud-agents/api/environments/work/stop"]
+    assert on_stop_page
+    assert [r.id for r in on_stop_page if not drift.quote_is_on(r.quote, text)] == []
+
+
 def test_html_tables_become_rows_of_cells_and_scripts_are_not_text() -> None:
     text = drift.page_text(html_page(["400 | invalid_request_error | Request body is not valid JSON"]))
     assert "400 | invalid_request_error | Request body is not valid JSON" in text

@@ -172,6 +172,7 @@ def test_report_html_has_a_section_per_endpoint_in_catalogue_order(reports: Path
     assert 'id="req-STOP-TR-FORCE"' not in conventions and 'id="req-CONV-JSON"' not in stop
     assert page.count('class="requirement filterable"') == len(catalogue.requirements())  # each row once
     assert 'id="level-stop-must"' in stop and 'id="level-stop-should"' in stop
+    assert '<a href="#endpoint-conventions">conventions</a>' in page and '<a href="#endpoint-stop">stop</a>' in page
 
 
 def test_a_bad_case_record_is_reported_not_raised(reports: Path) -> None:

@@ -212,7 +212,13 @@ def render(vetted: Vetted) -> str:
         _run_details(run),
         "<h2>Requirements</h2>",
     ]
-    for endpoint, verdicts in results.by_endpoint(vetted.verdicts).items():
+    groups = results.by_endpoint(vetted.verdicts)
+    parts.append(
+        '<p id="endpoints">By endpoint: '
+        + " · ".join(f'<a href="#endpoint-{e(name)}">{e(name)}</a> ({len(group)})' for name, group in groups.items())
+        + "</p>"
+    )
+    for endpoint, verdicts in groups.items():
         parts.append(_endpoint_section(vetted, endpoint, verdicts, told))
     parts.append(f'<h2 id="cases">Cases ({len(vetted.cases)})</h2>')
     parts.append(
