@@ -127,10 +127,11 @@ class WorkApi:
             raise store.Unauthenticated("x-api-key is not supported; use Authorization: Bearer <PAT>")
         return self.store.authenticate(token)
 
-    def environment(self, request: Request, *, self_hosted: bool = True) -> Environment:
-        """Authentication first, then the environment in the path."""
+    def environment(self, request: Request, *, self_hosted: bool = True, endpoint: str | None = None) -> Environment:
+        """Authentication first, then the environment in the path (as `endpoint` checks it)."""
         principal = self.principal(request)
-        return self.store.environment_for(principal, request.path_params["environment_id"], self_hosted=self_hosted)
+        environment_id = request.path_params["environment_id"]
+        return self.store.environment_for(principal, environment_id, self_hosted=self_hosted, endpoint=endpoint)
 
     async def json_body(self, request: Request) -> Any:
         return self.rules.parse_json_body(await read_body(request), request.headers.get("content-type"), self.dialect)
@@ -148,12 +149,12 @@ class WorkApi:
     # ---------------------------------------------------------------------------------------------- work routes
 
     async def list_work(self, request: Request) -> Response:
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="list")
         query = request.query_params
-        limit = inputs.query_integer(query, "limit", minimum=1, message="limit is not a positive integer")
+        limit = self.rules.query_integer(query, "list", "limit")
         limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         cursors = {name: query[name] for name in ("page", "before_id", "after_id") if query.get(name)}
-        if len(cursors) > 1:
+        if len([name for name in cursors if name in self.rules.exclusive_cursors]) > 1:
             raise InvalidInput("More than one of page, before_id, and after_id was provided")
         items = self.store.items_of(environment.id)
         if "before_id" in cursors:
@@ -176,14 +177,10 @@ class WorkApi:
         )
 
     async def poll(self, request: Request) -> Response:
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="poll")
         query = request.query_params
-        block_ms = inputs.query_integer(
-            query, "block_ms", minimum=1, maximum=999, message="block_ms is not an integer between 1 and 999"
-        )
-        reclaim = inputs.query_integer(
-            query, "reclaim_older_than_ms", minimum=0, message="reclaim_older_than_ms is not a non-negative integer"
-        )
+        block_ms = self.rules.query_integer(query, "poll", "block_ms")
+        reclaim = self.rules.query_integer(query, "poll", "reclaim_older_than_ms")
         reclaim = DEFAULT_RECLAIM_OLDER_THAN_MS if reclaim is None else reclaim
         worker_id = self.worker_id(request)
         loop = asyncio.get_running_loop()
@@ -197,34 +194,32 @@ class WorkApi:
         return JSONResponse(None if item is None else self.item_json(item))
 
     async def stats(self, request: Request) -> Response:
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="stats")
         return JSONResponse(self.store.stats(environment.id))
 
     async def get_work(self, request: Request) -> Response:
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="get")
         return JSONResponse(self.item_json(self.store.get(environment.id, request.path_params["work_id"])))
 
     async def update_metadata(self, request: Request) -> Response:
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="update_metadata")
         body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("metadata",))
-        patch = inputs.metadata_patch(body)
+        patch = self.rules.metadata_patch(body)
         item = self.store.update_metadata(environment.id, request.path_params["work_id"], patch)
         return JSONResponse(self.item_json(item))
 
     async def ack(self, request: Request) -> Response:
         """No body is documented; whatever is sent (the SDK sends {}) is ignored."""
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="ack")
         item = self.store.ack(environment.id, request.path_params["work_id"], worker_id=self.worker_id(request))
         return JSONResponse(self.item_json(item))
 
     async def heartbeat(self, request: Request) -> Response:
         """Parameters are query parameters; a body, if any, is ignored."""
-        environment = self.environment(request)
+        environment = self.environment(request, endpoint="heartbeat")
         query = request.query_params
-        ttl = inputs.query_integer(
-            query, "desired_ttl_seconds", minimum=1, message="desired_ttl_seconds is not a positive integer"
-        )
-        expected = rendering.stored_echo(inputs.expected_last_heartbeat(query), self.dialect)
+        ttl = self.rules.query_integer(query, "heartbeat", "desired_ttl_seconds")
+        expected = rendering.stored_echo(self.rules.expected_heartbeat(query), self.dialect)
         _, outcome = self.store.heartbeat(
             environment.id, request.path_params["work_id"], expected_last_heartbeat=expected, desired_ttl_seconds=ttl
         )

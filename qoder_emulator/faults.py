@@ -588,6 +588,173 @@ FAULTS: tuple[Fault, ...] = (
 )
 
 
+# --- errors ---
+# The error tables of the other work pages (list, poll, get, update metadata, ack, heartbeat, stats). Their access
+# rows are answered by the same shared rules as Stop's, so a fault of a shared rule also breaks those pages' rows:
+# ALSO_VIOLATES adds their requirement IDs to the faults above (one block here, so the Stop entries stay as written).
+# Then one fault per input rule and per endpoint access rule.
+_ALL = ("LIST", "POLL", "GET", "UPDATE", "ACK", "HEARTBEAT", "STATS")
+_ITEM = ("GET", "UPDATE", "ACK", "HEARTBEAT")
+
+
+def _each(endpoints: tuple[str, ...], row: str) -> tuple[str, ...]:
+    """The requirement of one access row on each endpoint's page (`GET-ERR-FORBIDDEN`, ...)."""
+    return tuple(f"{endpoint}-ERR-{row}" for endpoint in endpoints)
+
+
+_INPUT_ROWS = (
+    "LIST-ERR-LIMIT",
+    "LIST-ERR-CURSORS",
+    "POLL-ERR-BLOCK-MS",
+    "POLL-ERR-RECLAIM",
+    "HEARTBEAT-ERR-TTL",
+    "HEARTBEAT-ERR-EXPECTED",
+    "UPDATE-ERR-INVALID-JSON",
+    "UPDATE-ERR-METADATA-VALUE",
+)
+_ACCESS_ROWS = (
+    *_each(_ALL, "NOT-SELF-HOSTED"),
+    *_each(_ALL, "UNAUTHENTICATED"),
+    *_each(_ALL, "EXPIRED-PAT"),
+    "CONV-ERR-X-API-KEY",
+    *_each(_ALL, "FORBIDDEN"),
+    *_each(_ALL, "NOT-FOUND-ENV"),
+    *_each(_ITEM, "NOT-FOUND-WORK"),
+    *_each(_ITEM, "NOT-FOUND-CROSS-ENV"),
+)
+# A refusal that became a 200 leaves no error envelope to judge: CONV-ERR-ENVELOPE fails with the row.
+_ANSWERED = ("CONV-ERR-ENVELOPE",)
+
+# fault name -> (requirements it also violates, further consequences)
+ALSO_VIOLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "invalid-json-accepted": (("UPDATE-ERR-INVALID-JSON",), _ANSWERED),
+    "invalid-json-uncaught": (("UPDATE-ERR-INVALID-JSON",), ()),
+    "x-api-key-accepted": (("CONV-ERR-X-API-KEY",), _ANSWERED),
+    "bearer-scheme-not-checked": (_each(_ALL, "UNAUTHENTICATED"), _ANSWERED),
+    "cross-environment-lookup": (_each(_ITEM, "NOT-FOUND-CROSS-ENV"), _ANSWERED),
+    "unknown-work-item-crashes": (_each(_ITEM, "NOT-FOUND-WORK"), ()),
+    "cross-environment-forbidden": (_each(_ITEM, "NOT-FOUND-CROSS-ENV"), ()),
+    "anonymous-as-default-principal": (_each(_ALL, "UNAUTHENTICATED"), _ANSWERED),
+    "expired-pat-accepted": (_each(_ALL, "EXPIRED-PAT"), _ANSWERED),
+    "expired-pat-as-403": (_each(_ALL, "EXPIRED-PAT"), ()),
+    "authorization-skipped": (_each(_ALL, "FORBIDDEN"), _ANSWERED),
+    "unknown-environment-as-403": (_each(_ALL, "NOT-FOUND-ENV"), ()),
+    # list, poll and stats through a cloud environment then answer 200 (nothing of theirs is there)
+    "not-self-hosted-unchecked": (_each(_ALL, "NOT-SELF-HOSTED"), _ANSWERED),
+    "validation-errors-422": (_INPUT_ROWS, ()),
+    "invalid-request-type-typo": ((*_INPUT_ROWS, *_each(_ALL, "NOT-SELF-HOSTED")), ()),
+    "not-self-hosted-as-403": (_each(_ALL, "NOT-SELF-HOSTED"), ()),
+    "unauthenticated-as-403": (
+        (*_each(_ALL, "UNAUTHENTICATED"), *_each(_ALL, "EXPIRED-PAT"), "CONV-ERR-X-API-KEY"),
+        (),
+    ),
+    "forbidden-as-404": (_each(_ALL, "FORBIDDEN"), ()),
+    "not-found-type-typo": ((*_each(_ITEM, "NOT-FOUND-WORK"), *_each(_ITEM, "NOT-FOUND-CROSS-ENV")), ()),
+    "error-envelope-flat": (("CONV-ERR-ENVELOPE",), (*_INPUT_ROWS, *_ACCESS_ROWS)),
+    "error-message-missing": (("CONV-ERR-ENVELOPE",), ()),
+    "error-without-content-type": (("CONV-ERR-ENVELOPE",), ()),
+}
+
+
+def _also(fault: Fault) -> Fault:
+    violates, consequences = ALSO_VIOLATES.get(fault.name, ((), ()))
+    more = tuple(rid for rid in consequences if rid not in fault.consequences and rid not in violates)
+    return replace(fault, violates=(*fault.violates, *violates), consequences=(*fault.consequences, *more))
+
+
+def _integer_range(endpoint: str, name: str, **bounds: int | None) -> Modifier:
+    """One integer query parameter's range changed (its error message kept)."""
+    return lambda rules: replace(
+        rules,
+        query_integers={
+            **rules.query_integers,
+            (endpoint, name): replace(rules.query_integers[(endpoint, name)], **bounds),
+        },
+    )
+
+
+def _endpoint_checks(endpoint: str, changes: Mapping[str, Refuse | None]) -> Modifier:
+    """One endpoint's environment checks changed (the other endpoints keep the shared ones)."""
+    return lambda rules: replace(
+        rules,
+        endpoint_checks={**rules.endpoint_checks, endpoint: {**rules.endpoint_checks.get(endpoint, {}), **changes}},
+    )
+
+
+ERROR_FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "list-limit-zero-accepted",
+        "list takes limit=0 as 'the default page size' instead of refusing it",
+        "app.query_integers",
+        _integer_range("list", "limit", minimum=0),
+        violates=("LIST-ERR-LIMIT",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "list-page-cursor-not-exclusive",
+        "only before_id and after_id exclude each other (conventions/pagination's rule); page is combined with either",
+        "app.list_cursors",
+        use("exclusive_cursors", ("before_id", "after_id")),
+        violates=("LIST-ERR-CURSORS",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "poll-block-ms-unbounded",
+        "poll accepts any positive block_ms (1000 and more wait as long as asked)",
+        "app.query_integers",
+        _integer_range("poll", "block_ms", maximum=None),
+        violates=("POLL-ERR-BLOCK-MS",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "reclaim-negative-accepted",
+        "poll accepts a negative reclaim_older_than_ms (every delivered item is reclaimable at once)",
+        "app.query_integers",
+        _integer_range("poll", "reclaim_older_than_ms", minimum=None),
+        violates=("POLL-ERR-RECLAIM",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "ttl-zero-accepted",
+        "heartbeat clamps desired_ttl_seconds=0 to the minimum instead of refusing it",
+        "app.query_integers",
+        _integer_range("heartbeat", "desired_ttl_seconds", minimum=0),
+        violates=("HEARTBEAT-ERR-TTL",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "expected-heartbeat-garbage-accepted",
+        "expected_last_heartbeat is an opaque string: a value that is no timestamp gets 412 (no match), not 400",
+        "app.expected_last_heartbeat",
+        use("expected_heartbeat", wrong.expected_heartbeat_unchecked),
+        violates=("HEARTBEAT-ERR-EXPECTED",),
+    ),
+    Fault(
+        "metadata-number-accepted",
+        "update metadata stores numbers and booleans as their JSON text instead of refusing them",
+        "app.metadata_patch",
+        use("metadata_patch", wrong.metadata_patch_coercing),
+        violates=("UPDATE-ERR-METADATA-VALUE",),
+        consequences=_ANSWERED,
+    ),
+    Fault(
+        "ack-skips-self-hosted-check",
+        "ack does not check that the environment is self_hosted (the item is then not found there: 404)",
+        "app.endpoint_environment_checks",
+        _endpoint_checks("ack", {"not-self-hosted": None}),
+        violates=("ACK-ERR-NOT-SELF-HOSTED",),
+    ),
+    Fault(
+        "stats-unknown-env-500",
+        "stats reads the queue of an environment that does not exist without checking: 500 api_error",
+        "app.endpoint_environment_checks",
+        _endpoint_checks("stats", {"missing": None}),
+        violates=("STATS-ERR-NOT-FOUND-ENV",),
+    ),
+)
+FAULTS = (*(_also(fault) for fault in FAULTS), *ERROR_FAULTS)
+
+
 def known_faults() -> dict[str, Fault]:
     """Every fault by name, sorted."""
     by_name = {fault.name: fault for fault in FAULTS}

@@ -17,7 +17,7 @@ from qoder_emulator.machine import NO_HEARTBEAT
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # conventions/overview: 32 MB, over-limit -> 400 invalid_request_error
 NOT_JSON = "Request body is not valid JSON"
-_DIGITS = re.compile(r"^[0-9]+$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -114,16 +114,17 @@ def string_metadata(value: Any) -> dict[str, str]:
 
 
 def query_integer(
-    query: Mapping[str, str], name: str, *, minimum: int, maximum: int | None = None, message: str
+    query: Mapping[str, str], name: str, *, minimum: int | None, maximum: int | None = None, message: str
 ) -> int | None:
-    """An integer query parameter in range, None when absent; anything else is a 400 with `message`."""
+    """An integer query parameter in range (a bound of None: unbounded), None when absent; anything else is a 400
+    with `message`."""
     if name not in query:
         return None
     text = query[name]
-    if not _DIGITS.match(text):
+    if not _INTEGER.match(text):
         raise InvalidInput(message, param=name)
     value = int(text)
-    if value < minimum or (maximum is not None and value > maximum):
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise InvalidInput(message, param=name)
     return value
 

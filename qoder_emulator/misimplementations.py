@@ -188,3 +188,25 @@ async def stop_read_then_write(work_store: Store, environment_id: str, work_id: 
         work_store._items[new.id] = new
         work_store._sync_queue(new.id)
     return new
+
+
+# --- errors: the other work pages' input rows ---
+
+
+def expected_heartbeat_unchecked(query: Mapping[str, str]) -> str | None:
+    """expected_last_heartbeat taken as an opaque string: whatever is sent is compared with the lease (a value that is
+    no timestamp at all then 'does not match the current lease owner', 412, instead of the 400 row)."""
+    return query.get("expected_last_heartbeat")
+
+
+def metadata_patch_coercing(body: Mapping[str, Any]) -> dict[str, str | None] | None:
+    """'Metadata is a string map, so store numbers and booleans as their JSON text' (objects and arrays are refused)."""
+    patch = body.get("metadata")
+    if not isinstance(patch, dict):
+        return None if patch is None else {}
+    coerced: dict[str, str | None] = {}
+    for key, value in patch.items():
+        if isinstance(value, (dict, list)):
+            raise InvalidInput("A metadata value is neither string nor null", param="metadata")
+        coerced[key] = value if value is None or isinstance(value, str) else json.dumps(value)
+    return coerced

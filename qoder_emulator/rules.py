@@ -38,6 +38,12 @@ SEAMS: dict[str, str] = {
     "app.stop_response": "the successful stop's response (stop_response)",
     "app.error_status": "exception class -> (HTTP status, error.type) (error_status)",
     "app.error_response": "the error envelope and its media type (error_envelope, error_media_type)",
+    # the input and access rows of the other work pages' error tables
+    "app.query_integers": "each integer query parameter's documented range, per endpoint (query_integers)",
+    "app.list_cursors": "which of list's cursors are mutually exclusive (exclusive_cursors)",
+    "app.expected_last_heartbeat": "how heartbeat's expected_last_heartbeat is read (expected_heartbeat)",
+    "app.metadata_patch": "how update metadata's patch is read (metadata_patch)",
+    "app.endpoint_environment_checks": "per endpoint, environment checks unlike the shared ones (endpoint_checks)",
 }
 
 
@@ -90,6 +96,28 @@ ENVIRONMENT_CHECKS: Mapping[str, Refuse | None] = MappingProxyType(
     }
 )
 
+
+@dataclass(frozen=True)
+class IntegerRange:
+    """A documented integer query parameter: its range (None: unbounded) and its error row's trigger."""
+
+    minimum: int | None
+    maximum: int | None
+    message: str
+
+
+# (endpoint, parameter) -> its range, from each page's query table and error table.
+QUERY_INTEGERS: Mapping[tuple[str, str], IntegerRange] = MappingProxyType(
+    {
+        ("list", "limit"): IntegerRange(1, None, "limit is not a positive integer"),
+        ("poll", "block_ms"): IntegerRange(1, 999, "block_ms is not an integer between 1 and 999"),
+        ("poll", "reclaim_older_than_ms"): IntegerRange(0, None, "reclaim_older_than_ms is not a non-negative integer"),
+        ("heartbeat", "desired_ttl_seconds"): IntegerRange(1, None, "desired_ttl_seconds is not a positive integer"),
+    }
+)
+# The list page: "page, before_id, and after_id are mutually exclusive."
+EXCLUSIVE_CURSORS = ("page", "before_id", "after_id")
+
 # A work ID the server never issued, and one of another environment: both simply not found here.
 ITEM_LOOKUP: Mapping[str, AccessOutcome] = MappingProxyType({"unknown": NOT_FOUND, "other-environment": NOT_FOUND})
 
@@ -138,7 +166,23 @@ class Rules:
     error_status: Mapping[type[Exception], tuple[int, str]] = field(default_factory=lambda: ERROR_STATUS)
     error_envelope: Callable[[dict[str, Any]], dict[str, Any]] = same_body
     error_media_type: str | None = "application/json"
+    # app: the other work pages' input and access rows
+    query_integers: Mapping[tuple[str, str], IntegerRange] = field(default_factory=lambda: QUERY_INTEGERS)
+    exclusive_cursors: tuple[str, ...] = EXCLUSIVE_CURSORS
+    expected_heartbeat: Callable[[Mapping[str, str]], str | None] = inputs.expected_last_heartbeat
+    metadata_patch: Callable[[Mapping[str, Any]], dict[str, str | None] | None] = inputs.metadata_patch
+    # endpoint -> environment_checks cells that differ for that endpoint (none: every endpoint checks alike)
+    endpoint_checks: Mapping[str, Mapping[str, Refuse | None]] = field(default_factory=dict)
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""
         return next(value for kind, value in self.error_status.items() if isinstance(error, kind))
+
+    def environment_checks_of(self, endpoint: str | None) -> Mapping[str, Refuse | None]:
+        """The environment checks one endpoint runs: the shared ones, with that endpoint's differing cells."""
+        return {**self.environment_checks, **self.endpoint_checks.get(endpoint or "", {})}
+
+    def query_integer(self, query: Mapping[str, str], endpoint: str, name: str) -> int | None:
+        """One documented integer query parameter of one endpoint, checked against its range."""
+        bounds = self.query_integers[(endpoint, name)]
+        return inputs.query_integer(query, name, minimum=bounds.minimum, maximum=bounds.maximum, message=bounds.message)

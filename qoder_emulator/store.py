@@ -173,8 +173,10 @@ class Store:
     def authenticate(self, token: str | None) -> Principal:
         return authenticate(self.config, token, self.rules.token_rules)
 
-    def environment_for(self, principal: Principal, environment_id: str, *, self_hosted: bool = True) -> Environment:
-        checks = self.rules.environment_checks
+    def environment_for(
+        self, principal: Principal, environment_id: str, *, self_hosted: bool = True, endpoint: str | None = None
+    ) -> Environment:
+        checks = self.rules.environment_checks_of(endpoint)
         return environment_for(self.config, principal, environment_id, self_hosted=self_hosted, checks=checks)
 
     # ------------------------------------------------------------------------------------------ creation
