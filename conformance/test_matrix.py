@@ -25,7 +25,9 @@ from conformance.expectations import (
 from conformance.tables import DOCUMENTED_FIELDS, LIVE_STATES
 
 ITEM_ANSWER = ("CONV-JSON", "CONV-ITEM-SCHEMA", "CONV-TS-UTC")
-JSON_HEADERS = {"Content-Type": "application/json"}
+# Every request under test asks for JSON the way the official SDKs do; update metadata also sends JSON.
+ACCEPT = {"Accept": "application/json"}
+JSON_HEADERS = {**ACCEPT, "Content-Type": "application/json"}
 
 
 def _param(cell: matrix.Cell, *requirements: str):
@@ -51,7 +53,7 @@ def _ack_param(cell: matrix.Cell):
 @pytest.mark.parametrize("cell", [_ack_param(cell) for cell in matrix.cells("ack")])
 def test_ack(cell: matrix.Cell, provision, api, check) -> None:
     item = provision(cell.state)
-    response = api.call("ack", item["environment_id"], item["id"])
+    response = api.call("ack", item["environment_id"], item["id"], headers=ACCEPT)
 
     if cell.error is not None:
         expect_error(check, cell.requirement, response, row=cell.error, envelope="CONV-ERR-ENVELOPE")
@@ -178,7 +180,7 @@ def test_update_deleting_an_absent_key_is_a_no_op(state: str, provision, api, ch
 def test_get(cell: matrix.Cell, provision, api, check) -> None:
     """The answer is the item as provisioned, and reading it changed nothing (a second read shows the same)."""
     item = provision(cell.state)
-    response = api.call("get", item["environment_id"], item["id"])
+    response = api.call("get", item["environment_id"], item["id"], headers=ACCEPT)
 
     body = expect_item_answer(check, "GET-RESP-OK", response)
     expect_fields_unchanged(check, cell.requirement, item, body, DOCUMENTED_FIELDS, "")
@@ -189,7 +191,7 @@ def test_get(cell: matrix.Cell, provision, api, check) -> None:
 def test_environment_read_leaves_the_item_alone(cell: matrix.Cell, provision, api, check) -> None:
     """list and stats read the environment; an item of it, in any state, reads back as it was."""
     item = provision(cell.state)
-    response = api.call(cell.endpoint, item["environment_id"])
+    response = api.call(cell.endpoint, item["environment_id"], headers=ACCEPT)
     check.observe(cell.requirement, f"{cell.endpoint} status", response.status_code)
 
     stored = _read_back(api, item)
