@@ -142,6 +142,14 @@ class WorkApi:
             body["secret"] = None
         return body
 
+    def not_acceptable(self, request: Request, endpoint: str) -> Response | None:
+        """The conforming server serves `Accept: application/json` (what the SDKs send) everywhere; only a fault
+        (rules.refuse_json_accept) answers it 406."""
+        accept = request.headers.get("accept", "")
+        if endpoint in self.rules.refuse_json_accept and accept.startswith("application/json"):
+            return self._error(406, "invalid_request_error", "Not acceptable: this route serves */*")
+        return None
+
     @staticmethod
     def worker_id(request: Request) -> str | None:
         return request.headers.get("worker-id") or None
@@ -199,18 +207,24 @@ class WorkApi:
 
     async def get_work(self, request: Request) -> Response:
         environment = self.environment(request, endpoint="get")
-        return JSONResponse(self.item_json(self.store.get(environment.id, request.path_params["work_id"])))
+        refused = self.not_acceptable(request, "get")
+        if refused is not None:
+            return refused
+        return self.rules.get_response(self.item_json(self.store.get(environment.id, request.path_params["work_id"])))
 
     async def update_metadata(self, request: Request) -> Response:
         environment = self.environment(request, endpoint="update_metadata")
         body = inputs.body_object(await self.json_body(request), self.dialect, allowed=("metadata",))
         patch = self.rules.metadata_patch(body)
         item = self.store.update_metadata(environment.id, request.path_params["work_id"], patch)
-        return JSONResponse(self.item_json(item))
+        return JSONResponse(self.item_json(item), status_code=self.rules.update_status)
 
     async def ack(self, request: Request) -> Response:
         """No body is documented; whatever is sent (the SDK sends {}) is ignored."""
         environment = self.environment(request, endpoint="ack")
+        refused = self.not_acceptable(request, "ack")
+        if refused is not None:
+            return refused
         item = self.store.ack(environment.id, request.path_params["work_id"], worker_id=self.worker_id(request))
         return JSONResponse(self.item_json(item))
 

@@ -119,6 +119,21 @@ CHOICES: tuple[Choice, ...] = (
         ),
         "§12.18",
     ),
+    # --- matrix ---
+    Choice(
+        "ack-retry-acknowledged-at",
+        ("keep", "rewrite"),
+        "A retried ack (item starting or active): what happens to acknowledged_at",
+        ("kept as the first ack set it", "set to the retry's time"),
+        "§12.19",
+    ),
+    Choice(
+        "update-metadata-on-stopped",
+        ("merge", "conflict"),
+        "Update metadata on a stopped item (no state restriction and no 409 on the page)",
+        ("merged like any other item", "409 invalid_request_error"),
+        "§5.4 (not in §12)",
+    ),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
@@ -140,6 +155,9 @@ class Dialect:
     response_charset: str = "off"
     utc_designator: str = "Z"
     heartbeat_on_stopping: str = "accept"
+    # --- matrix ---
+    ack_retry_acknowledged_at: str = "keep"
+    update_metadata_on_stopped: str = "merge"
 
     def as_dict(self) -> dict[str, str]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}

@@ -117,18 +117,60 @@ def get(item: WorkItem) -> WorkItem:
     return item
 
 
-def ack(item: WorkItem, *, now: datetime, worker_id: str | None = None, delivered_to: str | None = None) -> WorkItem:
-    """queued -> starting; "safe to retry" on starting/active; conflicts on stopping/stopped.
+@dataclass(frozen=True)
+class AckOutcome:
+    """One cell of the ack page's rule: what an ack does to an item in one state.
+
+    Data rather than branches (like StopOutcome), so that a fault (faults.py) is one replaced cell.
+    """
+
+    state: str | None  # the resulting state; None: the state is kept ("safe to retry")
+    acknowledged_at: str = "keep"  # "keep" | "now"
+    clear: tuple[str, ...] = ()  # fields set back to empty: null, {} for metadata (no conforming cell clears any)
+    conflict: bool = False  # refused with Conflict (409) instead
+
+    def apply(self, item: WorkItem, now: datetime) -> WorkItem:
+        if self.conflict:
+            raise Conflict(f"Work item is {item.state} and cannot be acknowledged")
+        changes: dict[str, object] = {name: {} if name == "metadata" else None for name in self.clear}
+        if self.state is not None:
+            changes["state"] = self.state
+        if self.acknowledged_at == "now":
+            changes["acknowledged_at"] = now
+        return replace(item, **changes) if changes else item  # type: ignore[arg-type]
+
+
+def ack_matrix(*, retry_acknowledged_at: str = "keep") -> dict[str, AckOutcome]:
+    """The ack page's rule, every state: queued -> starting (acknowledged_at = now); "safe to retry" on starting
+    and active; "conflicts for stopping or stopped items".
+
+    retry_acknowledged_at (the open choice of a retried ack, api-reference §12 item 19): "keep" | "rewrite".
+    """
+    retry = AckOutcome(None, acknowledged_at="now" if retry_acknowledged_at == "rewrite" else "keep")
+    refused = AckOutcome(None, conflict=True)
+    queued = AckOutcome(STARTING, acknowledged_at="now")
+    return {QUEUED: queued, STARTING: retry, ACTIVE: retry, STOPPING: refused, STOPPED: refused}
+
+
+def ack(
+    item: WorkItem,
+    *,
+    now: datetime,
+    worker_id: str | None = None,
+    delivered_to: str | None = None,
+    retry_acknowledged_at: str = "keep",
+    cells: Mapping[str, AckOutcome] = MappingProxyType({}),
+) -> WorkItem:
+    """The ack page's rule (ack_matrix), with `cells` replacing some of its cells (faults only).
 
     The Worker-ID rule applies only when both the delivering poll and this ack carried one (poll page).
     """
-    if item.state in (STOPPING, STOPPED):
-        raise Conflict(f"Work item is {item.state} and cannot be acknowledged")
+    outcome = cells.get(item.state) or ack_matrix(retry_acknowledged_at=retry_acknowledged_at)[item.state]
+    if outcome.conflict:
+        return outcome.apply(item, now)
     if worker_id is not None and delivered_to is not None and worker_id != delivered_to:
         raise Conflict("Work item was claimed by another worker")
-    if item.state == QUEUED:
-        return replace(item, state=STARTING, acknowledged_at=now)
-    return item  # retry on starting/active: the original acknowledged_at is kept
+    return outcome.apply(item, now)
 
 
 def heartbeat(
@@ -238,16 +280,47 @@ def stop(
     return outcome.apply(item, now)
 
 
-def update_metadata(item: WorkItem, patch: Mapping[str, str | None] | None) -> WorkItem:
-    """Merge patch: string values upsert keys, None deletes them, an omitted patch changes nothing."""
+@dataclass(frozen=True)
+class MetadataMerge:
+    """How update metadata applies its patch, one field per clause of the page's sentence ("String values upsert
+    keys; null deletes keys. Omit to return the current item unchanged"), so a fault replaces one clause."""
+
+    string: str = "upsert"  # "upsert" | "insert-only" (an existing key keeps its value)
+    null: str = "delete"  # "delete" | "ignore"
+    unnamed: str = "keep"  # keys the patch does not name: "keep" | "drop" (the patch replaces the map)
+    omitted: str = "unchanged"  # no metadata in the body: "unchanged" | "clear"
+
+
+MERGE_PATCH = MetadataMerge()
+
+
+def update_metadata(
+    item: WorkItem,
+    patch: Mapping[str, str | None] | None,
+    *,
+    merge: MetadataMerge = MERGE_PATCH,
+    on_stopped: str = "merge",
+) -> WorkItem:
+    """Merge patch: string values upsert keys, None deletes them, an omitted patch changes nothing.
+
+    on_stopped (the docs name no state restriction; a stopped item is not live): "merge" | "conflict".
+    """
+    if item.state == STOPPED and on_stopped == "conflict":
+        raise Conflict("Work item is stopped and its metadata can no longer be updated")
     if patch is None:
-        return item
-    merged = dict(item.metadata)
+        return item if merge.omitted == "unchanged" else replace(item, metadata={})
+    merged = dict(item.metadata) if merge.unnamed == "keep" else {}
     for key, value in patch.items():
         if value is None:
-            merged.pop(key, None)
+            if merge.null == "delete":
+                merged.pop(key, None)
+            elif key in item.metadata:
+                merged[key] = item.metadata[key]
         elif isinstance(value, str):
-            merged[key] = value
+            if merge.string == "upsert" or key not in item.metadata:
+                merged[key] = value
+            else:
+                merged[key] = item.metadata[key]
         else:
             raise TypeError(f"metadata value for {key!r} is neither string nor null")
     return replace(item, metadata=merged)

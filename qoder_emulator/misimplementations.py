@@ -210,3 +210,27 @@ def metadata_patch_coercing(body: Mapping[str, Any]) -> dict[str, str | None] | 
             raise InvalidInput("A metadata value is neither string nor null", param="metadata")
         coerced[key] = value if value is None or isinstance(value, str) else json.dumps(value)
     return coerced
+
+
+# --------------------------------------------------- the updated item and the read item (rules.same_item, same_read)
+
+
+def update_stamps_heartbeat(before: WorkItem, after: WorkItem, now: datetime) -> WorkItem:
+    """Saves the updated record with a 'last seen' stamp, taking any call of the worker for a sign of life."""
+    return after if after is before else replace(after, latest_heartbeat_at=now)
+
+
+class LastSeenOnRead:
+    """Every read of an item with a lease stamps a 'last seen' time, and the serializer shows the stamp of the
+    previous read in place of latest_heartbeat_at: the first read answers the item as stored, later reads answer
+    the time of the read before them. What is stored is not changed."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+
+    def __call__(self, item: WorkItem, now: datetime) -> WorkItem:
+        if item.latest_heartbeat_at is None or not item.live:
+            return item
+        previous = self._seen.get(item.id)
+        self._seen[item.id] = now
+        return item if previous is None else replace(item, latest_heartbeat_at=previous)

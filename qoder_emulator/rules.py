@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from qoder_emulator import errors, inputs, machine
 from qoder_emulator.dialects import Dialect
-from qoder_emulator.machine import StopCell, StopOutcome, WorkItem
+from qoder_emulator.machine import MERGE_PATCH, AckOutcome, MetadataMerge, StopCell, StopOutcome, WorkItem
 
 # Every rule a fault may change, and what it decides.
 SEAMS: dict[str, str] = {
@@ -44,6 +44,14 @@ SEAMS: dict[str, str] = {
     "app.expected_last_heartbeat": "how heartbeat's expected_last_heartbeat is read (expected_heartbeat)",
     "app.metadata_patch": "how update metadata's patch is read (metadata_patch)",
     "app.endpoint_environment_checks": "per endpoint, environment checks unlike the shared ones (endpoint_checks)",
+    # --- matrix ---
+    "machine.ack": "the ack rule's cells, one per state (ack_cells)",
+    "machine.update_metadata": "how a metadata patch is merged (metadata_merge) and the updated item (update_result)",
+    "store.commit_update": "whether a metadata update is written back (persist_update)",
+    "store.get": "the item a read answers (read_item)",
+    "app.negotiate": "the endpoints that refuse `Accept: application/json` (refuse_json_accept)",
+    "app.update_response": "the status of a successful metadata update (update_status)",
+    "app.get_response": "the successful get's response (get_response)",
 }
 
 
@@ -142,6 +150,11 @@ def same_body(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def same_read(item: WorkItem, now: datetime) -> WorkItem:
+    """A read answers the item as stored."""
+    return item
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rules in force for one emulator instance; the defaults are the conforming server."""
@@ -173,6 +186,15 @@ class Rules:
     metadata_patch: Callable[[Mapping[str, Any]], dict[str, str | None] | None] = inputs.metadata_patch
     # endpoint -> environment_checks cells that differ for that endpoint (none: every endpoint checks alike)
     endpoint_checks: Mapping[str, Mapping[str, Refuse | None]] = field(default_factory=dict)
+    # --- matrix: ack, update metadata, get
+    ack_cells: Mapping[str, AckOutcome] = field(default_factory=dict)  # machine.ack
+    metadata_merge: MetadataMerge = MERGE_PATCH  # machine.update_metadata
+    update_result: Callable[[WorkItem, WorkItem, datetime], WorkItem] = same_item
+    persist_update: bool = True  # store.commit_update
+    read_item: Callable[[WorkItem, datetime], WorkItem] = same_read  # store.get
+    refuse_json_accept: frozenset[str] = frozenset()  # app.negotiate: endpoint names (paths.ENDPOINT_ROUTES')
+    update_status: int = 200  # app.update_response
+    get_response: Callable[[dict[str, Any]], Response] = JSONResponse  # app.get_response
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""

@@ -237,7 +237,7 @@ class Store:
 
     def get(self, environment_id: str, work_id: str) -> WorkItem:
         with self._lock:
-            return machine.get(self._lookup(environment_id, work_id))
+            return self.rules.read_item(machine.get(self._lookup(environment_id, work_id)), self.now())
 
     def items_of(self, environment_id: str) -> list[WorkItem]:
         """Every item of the environment, any state, ascending ID order."""
@@ -292,7 +292,12 @@ class Store:
             item = self._lookup(environment_id, work_id)
             delivery = self._deliveries.get(item.id)
             new = machine.ack(
-                item, now=self.now(), worker_id=worker_id, delivered_to=delivery.worker_id if delivery else None
+                item,
+                now=self.now(),
+                worker_id=worker_id,
+                delivered_to=delivery.worker_id if delivery else None,
+                retry_acknowledged_at=self.dialect.ack_retry_acknowledged_at,
+                cells=self.rules.ack_cells,
             )
             save_item(self._items, new)
             self._sync_queue(new.id)
@@ -333,6 +338,11 @@ class Store:
 
     def update_metadata(self, environment_id: str, work_id: str, patch: Mapping[str, str | None] | None) -> WorkItem:
         with self._lock:
-            new = machine.update_metadata(self._lookup(environment_id, work_id), patch)
-            save_item(self._items, new)
+            item = self._lookup(environment_id, work_id)
+            new = machine.update_metadata(
+                item, patch, merge=self.rules.metadata_merge, on_stopped=self.dialect.update_metadata_on_stopped
+            )
+            new = self.rules.update_result(item, new, self.now())
+            if self.rules.persist_update:
+                save_item(self._items, new)
             return new

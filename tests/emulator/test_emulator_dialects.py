@@ -161,3 +161,25 @@ def test_utc_designator(make_http):
     assert http.request("POST", heartbeat, params={"expected_last_heartbeat": z_form}).status_code == 412
     body = http.stop(item, content=b"{}", headers=JSON).json()
     assert body["stop_requested_at"].endswith("+00:00") and body["stopped_at"] is None
+
+
+def test_ack_retry_acknowledged_at(make_http):
+    keep, rewrite = make_http(), make_http(dialect={"ack-retry-acknowledged-at": "rewrite"})
+    for http, kept in ((keep, True), (rewrite, False)):
+        item = http.provision("active")
+        answer = http.request("POST", http.work(item["id"], suffix="/ack")).json()
+        assert answer["state"] == "active"
+        assert (answer["acknowledged_at"] == item["acknowledged_at"]) is kept
+        assert http.get(item) == answer
+
+
+def test_update_metadata_on_stopped(make_http):
+    merge, conflict = make_http(), make_http(dialect={"update-metadata-on-stopped": "conflict"})
+    patch = {"metadata": {"added": "yes"}}
+    item = merge.provision("stopped")
+    assert merge.request("POST", merge.work(item["id"]), json=patch).json()["metadata"]["added"] == "yes"
+    item = conflict.provision("stopped")
+    assert_error(conflict.request("POST", conflict.work(item["id"]), json=patch), 409, "invalid_request_error")
+    assert conflict.get(item) == item
+    live = conflict.provision("stopping")  # only stopped items are refused
+    assert conflict.request("POST", conflict.work(live["id"]), json=patch).json()["metadata"]["added"] == "yes"

@@ -119,3 +119,42 @@ def test_timestamps_in_local_zone(make_http):
     for name in ("created_at", "acknowledged_at", "started_at", "latest_heartbeat_at"):
         assert item[name].endswith("+08:00"), name
     assert bad.stop(item, content=b"{}").json()["stop_requested_at"].endswith("+08:00")
+
+
+def test_metadata_faults_change_one_clause(make_http):
+    patch = {"metadata": {"change": "c1", "drop": None}}
+    metadata = {"keep": "k", "change": "c0", "drop": "d"}
+    expected = {
+        "metadata-no-overwrite": {"keep": "k", "change": "c0"},
+        "metadata-null-ignored": {"keep": "k", "change": "c1", "drop": "d"},
+        "metadata-replaces-instead-of-merge": {"change": "c1"},
+    }
+    for name, merged in expected.items():
+        http = make_http(faults=[name])
+        item = http.provision("active", metadata=metadata)
+        assert http.request("POST", http.work(item["id"]), json=patch).json()["metadata"] == merged, name
+
+
+def test_metadata_update_not_persisted(make_http):
+    http = make_http(faults=["metadata-update-not-persisted"])
+    item = http.provision("active", metadata={"a": "b"})
+    assert http.request("POST", http.work(item["id"]), json={"metadata": {"a": "c"}}).json()["metadata"] == {"a": "c"}
+    assert http.get(item) == item
+
+
+def test_get_last_seen_as_heartbeat_shows_on_the_second_read(make_http):
+    http = make_http(faults=["get-last-seen-as-heartbeat"])
+    item = http.provision("active")
+    assert http.get(item) == item  # the first read answers the item as stored
+    assert http.get(item)["latest_heartbeat_at"] != item["latest_heartbeat_at"]
+    queued = http.provision("queued")  # no lease: never stamped
+    assert http.get(queued) == http.get(queued) == queued
+
+
+def test_accept_json_refused_only_where_the_fault_says(make_http):
+    http = make_http(faults=["get-refuses-accept-json"])
+    item = http.provision("active")
+    accept = {"Accept": "application/json"}
+    assert http.request("GET", http.work(item["id"]), headers=accept).status_code == 406
+    assert http.get(item) == item  # without that Accept header
+    assert http.request("POST", http.work(item["id"], suffix="/ack"), headers=accept).status_code == 200

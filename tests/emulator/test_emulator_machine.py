@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -208,3 +208,49 @@ def test_json_shape_and_timestamp_format():
     assert body["type"] == "work" and body["data"] == {"type": "session", "id": "sess_" + "b" * 32}
     assert machine.format_timestamp(T0) == "2026-07-01T08:15:00Z"
     assert machine.format_timestamp(NOW) == "2026-07-01T08:20:00.120394Z"
+
+
+def test_ack_matrix_is_the_ack_page_and_the_retry_choice():
+    matrix = machine.ack_matrix()
+    assert set(matrix) == set(STATES)
+    queued = built(QUEUED)
+    assert machine.ack(queued, now=NOW) == replace(queued, state=STARTING, acknowledged_at=NOW)
+    active = built(ACTIVE)
+    assert machine.ack(active, now=NOW) is active  # "safe to retry": nothing changes, acknowledged_at kept
+    rewritten = machine.ack(active, now=NOW, retry_acknowledged_at="rewrite")
+    assert rewritten == replace(active, acknowledged_at=NOW)
+    for state in (STOPPING, STOPPED):
+        with pytest.raises(machine.Conflict):
+            machine.ack(built(state), now=NOW)
+
+
+def test_ack_cells_replace_one_state_only():
+    cells = {QUEUED: machine.AckOutcome(STARTING, clear=("metadata",))}
+    acked = machine.ack(built(QUEUED), now=NOW, cells=cells)
+    assert (acked.state, acked.acknowledged_at, dict(acked.metadata)) == (STARTING, None, {})
+    assert machine.ack(built(ACTIVE), now=NOW, cells=cells) == built(ACTIVE)
+
+
+@pytest.mark.parametrize(
+    ("merge", "expected"),
+    [
+        (machine.MERGE_PATCH, {"keep": "k", "change": "c1", "add": "a"}),
+        (machine.MetadataMerge(string="insert-only"), {"keep": "k", "change": "c0", "add": "a"}),
+        (machine.MetadataMerge(null="ignore"), {"keep": "k", "change": "c1", "drop": "d", "add": "a"}),
+        (machine.MetadataMerge(unnamed="drop"), {"change": "c1", "add": "a"}),
+    ],
+)
+def test_metadata_merge_clauses(merge, expected):
+    item = replace(built(ACTIVE), metadata={"keep": "k", "change": "c0", "drop": "d"})
+    patch = {"change": "c1", "drop": None, "add": "a", "never-there": None}
+    updated = machine.update_metadata(item, patch, merge=merge)
+    assert dict(updated.metadata) == expected
+    assert replace(updated, metadata=item.metadata) == item  # nothing but metadata changes
+
+
+def test_update_metadata_omitted_and_on_stopped():
+    item = built(STOPPED)
+    assert machine.update_metadata(item, {"a": "b"}).metadata["a"] == "b"  # default: no state restriction
+    with pytest.raises(machine.Conflict):
+        machine.update_metadata(item, {"a": "b"}, on_stopped="conflict")
+    assert dict(machine.update_metadata(item, None, merge=machine.MetadataMerge(omitted="clear")).metadata) == {}
