@@ -224,11 +224,14 @@ class WorkApi:
         ttl = inputs.query_integer(
             query, "desired_ttl_seconds", minimum=1, message="desired_ttl_seconds is not a positive integer"
         )
-        expected = rendering.stored_echo(inputs.expected_last_heartbeat(query), self.dialect)
-        _, outcome = self.store.heartbeat(
+        expected = inputs.expected_last_heartbeat(query)
+        if self.dialect.heartbeat_echo == "exact":
+            expected = rendering.stored_echo(expected, self.dialect)
+        item, outcome = self.store.heartbeat(
             environment.id, request.path_params["work_id"], expected_last_heartbeat=expected, desired_ttl_seconds=ttl
         )
-        return JSONResponse(machine.heartbeat_to_json(outcome))
+        heartbeat = machine.heartbeat_to_json(outcome, timestamp=self.rules.timestamp)
+        return self.rules.heartbeat_response(self.rules.heartbeat_body(heartbeat, self.item_json(item)))
 
     async def stop(self, request: Request) -> Response:
         environment = self.environment(request)

@@ -119,6 +119,24 @@ CHOICES: tuple[Choice, ...] = (
         ),
         "§12.18",
     ),
+    # --- heartbeat ---
+    Choice(
+        "heartbeat-default-ttl",
+        ("60", "600"),
+        "The lease TTL applied when a heartbeat omits desired_ttl_seconds",
+        ("60 s, as in the docs' example", "600 s, the top of the supported range"),
+        "§5.6",
+    ),
+    Choice(
+        "heartbeat-echo",
+        ("exact", "instant"),
+        "How an RFC 3339 expected_last_heartbeat is compared with the last heartbeat",
+        (
+            "the exact string the server wrote (the same instant written otherwise is 412)",
+            "as an instant (any RFC 3339 writing of the last heartbeat's time matches)",
+        ),
+        "§5.6",
+    ),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
@@ -140,6 +158,8 @@ class Dialect:
     response_charset: str = "off"
     utc_designator: str = "Z"
     heartbeat_on_stopping: str = "accept"
+    heartbeat_default_ttl: str = "60"
+    heartbeat_echo: str = "exact"
 
     def as_dict(self) -> dict[str, str]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from qoder_emulator import errors, inputs, machine
 from qoder_emulator.dialects import Dialect
-from qoder_emulator.machine import StopCell, StopOutcome, WorkItem
+from qoder_emulator.machine import HeartbeatCell, StopCell, StopOutcome, WorkItem
 
 # Every rule a fault may change, and what it decides.
 SEAMS: dict[str, str] = {
@@ -38,6 +38,11 @@ SEAMS: dict[str, str] = {
     "app.stop_response": "the successful stop's response (stop_response)",
     "app.error_status": "exception class -> (HTTP status, error.type) (error_status)",
     "app.error_response": "the error envelope and its media type (error_envelope, error_media_type)",
+    # --- heartbeat ---
+    "machine.heartbeat": "the heartbeat's cells per state (heartbeat_cells)",
+    "machine.heartbeat_lease": "which forms of expected_last_heartbeat pass the lease check (lease_checks)",
+    "machine.heartbeat_ttl": "the range desired_ttl_seconds is clamped to (ttl_range)",
+    "app.heartbeat_response": "the successful heartbeat's body and response (heartbeat_body, heartbeat_response)",
 }
 
 
@@ -114,6 +119,11 @@ def same_body(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def heartbeat_object(heartbeat: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The heartbeat's answer: the Work heartbeat object (not the item it was sent about)."""
+    return heartbeat
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rules in force for one emulator instance; the defaults are the conforming server."""
@@ -138,6 +148,12 @@ class Rules:
     error_status: Mapping[type[Exception], tuple[int, str]] = field(default_factory=lambda: ERROR_STATUS)
     error_envelope: Callable[[dict[str, Any]], dict[str, Any]] = same_body
     error_media_type: str | None = "application/json"
+    # --- heartbeat --- machine.heartbeat, machine.heartbeat_lease, machine.heartbeat_ttl, app.heartbeat_response
+    heartbeat_cells: Mapping[str, HeartbeatCell] = field(default_factory=dict)
+    lease_checks: Mapping[str, bool] = field(default_factory=lambda: machine.LEASE_CHECKS)
+    ttl_range: machine.TtlRange = (machine.MIN_TTL_SECONDS, machine.MAX_TTL_SECONDS)
+    heartbeat_body: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = heartbeat_object
+    heartbeat_response: Callable[[dict[str, Any]], Response] = JSONResponse
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""
