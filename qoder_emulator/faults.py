@@ -706,6 +706,13 @@ FAULTS: tuple[Fault, ...] = (
         violates=("HEARTBEAT-RESP-OK",),
     ),
     Fault(
+        "heartbeat-response-text-plain",
+        "a successful heartbeat is answered with Content-Type text/plain (the JSON is written as a string)",
+        "app.heartbeat_response",
+        use("heartbeat_response", wrong.text_response),
+        violates=("CONV-JSON",),
+    ),
+    Fault(
         "heartbeat-answers-item",
         "a successful heartbeat answers the Work item it was sent about instead of a Work heartbeat object",
         "app.heartbeat_response",
