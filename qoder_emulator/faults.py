@@ -646,7 +646,8 @@ FAULTS: tuple[Fault, ...] = (
         "machine.heartbeat",
         cells("heartbeat_cells", {STOPPED: HeartbeatCell(extend=False)}),
         violates=("HEARTBEAT-ERR-CONFLICT",),
-        consequences=("CONV-ERR-ENVELOPE",),
+        # the Stop model reads a heartbeat after a stop as a check that the stop was stored
+        consequences=("CONV-ERR-ENVELOPE", "STOP-RESP-PERSISTED"),
     ),
     Fault(
         "first-heartbeat-stays-starting",
