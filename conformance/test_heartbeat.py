@@ -8,6 +8,7 @@ it as it was. A case that needs a heartbeat value the provisioned item does not 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -344,3 +345,32 @@ def test_second_heartbeat_keeps_started_at(provision, api, check) -> None:
             last_heartbeat,
             field_value(stored, "latest_heartbeat_at"),
         )
+
+
+# ------------------------------------------------------------------------------------------------ body parameters
+
+
+@pytest.mark.req("HEARTBEAT-OPEN-BODY-PARAMS", *ANSWER)
+def test_parameters_in_a_json_body(provision, api, check) -> None:
+    """The page sends the parameters in the query; the TS SDK sends them as a JSON body. A foreign
+    expected_last_heartbeat in the body: honoured (412) or ignored (200)? Recorded, with the item read back."""
+    item = provision("active")
+    content = json.dumps({"expected_last_heartbeat": heartbeat_table.OTHER_TIMESTAMP, "desired_ttl_seconds": 1})
+    response = api.call(
+        "heartbeat",
+        item["environment_id"],
+        item["id"],
+        content=content.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    body = expect_success_shape(check, response)
+    check.observe("HEARTBEAT-OPEN-BODY-PARAMS", f"body {content}: status", response.status_code)
+    for name in ("ttl_seconds", "error"):
+        if field_value(body, name) is not MISSING:
+            check.observe("HEARTBEAT-OPEN-BODY-PARAMS", name, field_value(body, name))
+    stored = body_of(read_item(api, item))
+    check.observe(
+        "HEARTBEAT-OPEN-BODY-PARAMS",
+        f"GET after the heartbeat: latest_heartbeat_at (was {item.get('latest_heartbeat_at')!r})",
+        field_value(stored, "latest_heartbeat_at"),
+    )
