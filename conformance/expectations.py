@@ -125,13 +125,16 @@ def expect_timestamp(check: Checker, requirement: str, what: str, value: Any) ->
     check.that(requirement, parse_timestamp(value) is not None, what, "an RFC 3339 timestamp", value)
 
 
-def expect_utc_timestamps(check: Checker, requirement: str, body: Any, where: str = "") -> None:
-    """Every timestamp of a Work item is in UTC: offset zero, however written (`Z`, `z`, `+00:00`).
+def expect_utc_timestamps(
+    check: Checker, requirement: str, body: Any, where: str = "", *, fields: tuple[str, ...] = tables.TIMESTAMP_FIELDS
+) -> None:
+    """Every timestamp of a Work item (or the named `fields` of another object) is in UTC: offset zero, however
+    written (`Z`, `z`, `+00:00`).
 
     Only values that are RFC 3339 timestamps are judged here; a missing, null or malformed one is the schema's
     business (STOP-RESP-SCHEMA), so one fault is blamed under one requirement.
     """
-    for name in tables.TIMESTAMP_FIELDS:
+    for name in fields:
         value = field_value(body, name)
         moment = parse_timestamp(value)
         if moment is not None:

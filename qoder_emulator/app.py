@@ -233,11 +233,14 @@ class WorkApi:
         environment = self.environment(request, endpoint="heartbeat")
         query = request.query_params
         ttl = self.rules.query_integer(query, "heartbeat", "desired_ttl_seconds")
-        expected = rendering.stored_echo(self.rules.expected_heartbeat(query), self.dialect)
-        _, outcome = self.store.heartbeat(
+        expected = self.rules.expected_heartbeat(query)
+        if self.dialect.heartbeat_echo == "exact":
+            expected = rendering.stored_echo(expected, self.dialect)
+        item, outcome = self.store.heartbeat(
             environment.id, request.path_params["work_id"], expected_last_heartbeat=expected, desired_ttl_seconds=ttl
         )
-        return JSONResponse(machine.heartbeat_to_json(outcome))
+        heartbeat = machine.heartbeat_to_json(outcome, timestamp=self.rules.timestamp)
+        return self.rules.heartbeat_response(self.rules.heartbeat_body(heartbeat, self.item_json(item)))
 
     async def stop(self, request: Request) -> Response:
         environment = self.environment(request)

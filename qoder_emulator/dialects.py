@@ -134,6 +134,24 @@ CHOICES: tuple[Choice, ...] = (
         ("merged like any other item", "409 invalid_request_error"),
         "§5.4 (not in §12)",
     ),
+    # --- heartbeat ---
+    Choice(
+        "heartbeat-default-ttl",
+        ("60", "600"),
+        "The lease TTL applied when a heartbeat omits desired_ttl_seconds",
+        ("60 s, as in the docs' example", "600 s, the top of the supported range"),
+        "§5.6",
+    ),
+    Choice(
+        "heartbeat-echo",
+        ("exact", "instant"),
+        "How an RFC 3339 expected_last_heartbeat is compared with the last heartbeat",
+        (
+            "the exact string the server wrote (the same instant written otherwise is 412)",
+            "as an instant (any RFC 3339 writing of the last heartbeat's time matches)",
+        ),
+        "§5.6",
+    ),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
@@ -158,6 +176,8 @@ class Dialect:
     # --- matrix ---
     ack_retry_acknowledged_at: str = "keep"
     update_metadata_on_stopped: str = "merge"
+    heartbeat_default_ttl: str = "60"
+    heartbeat_echo: str = "exact"
 
     def as_dict(self) -> dict[str, str]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}

@@ -27,16 +27,22 @@ from qoder_emulator import misimplementations as wrong
 from qoder_emulator.inputs import InvalidInput
 from qoder_emulator.machine import (
     ACTIVE,
+    CLAIMED,
     CONFLICT,
     LIVE_STATES,
+    MATCH,
     MERGE_PATCH,
+    MISMATCH,
+    OMITTED,
     QUEUED,
     STARTING,
     STOPPED,
     STOPPING,
     UNCHANGED,
+    UNCLAIMED,
     AckOutcome,
     Conflict,
+    HeartbeatCell,
     stop_matrix,
 )
 from qoder_emulator.rules import (
@@ -476,7 +482,7 @@ FAULTS: tuple[Fault, ...] = (
                 if type_ == "invalid_request_error"
             },
         ),
-        violates=("STOP-ERR-INVALID-JSON", "STOP-ERR-NOT-SELF-HOSTED", "ACK-ERR-CONFLICT"),
+        violates=("STOP-ERR-INVALID-JSON", "STOP-ERR-NOT-SELF-HOSTED", "ACK-ERR-CONFLICT", "HEARTBEAT-ERR-CONFLICT"),
     ),
     Fault(
         "not-self-hosted-as-403",
@@ -514,6 +520,8 @@ FAULTS: tuple[Fault, ...] = (
         violates=("STOP-ERR-ENVELOPE", "CONV-ERR-ENVELOPE"),
         consequences=(
             "ACK-ERR-CONFLICT",
+            "HEARTBEAT-ERR-PRECONDITION",
+            "HEARTBEAT-ERR-CONFLICT",
             "STOP-ERR-INVALID-JSON",
             "STOP-ERR-NOT-SELF-HOSTED",
             "STOP-ERR-UNAUTHENTICATED",
@@ -579,12 +587,17 @@ FAULTS: tuple[Fault, ...] = (
         "timestamps are rendered by isoformat() of naive UTC datetimes: no Z, no offset (not RFC 3339)",
         "machine.to_json",
         use("timestamp", wrong.naive_timestamp),
-        violates=("STOP-RESP-SCHEMA", "CONV-ITEM-SCHEMA"),
+        violates=("STOP-RESP-SCHEMA", "CONV-ITEM-SCHEMA", "HEARTBEAT-RESP-SCHEMA"),
         consequences=(
             "STOP-TS-STOPPED-AT",
             "STOP-TS-STOP-REQUESTED",
             "STOP-CONC-STOPPED-AT-ONCE",
             "ACK-TS-ACKNOWLEDGED-AT",
+            # the server's own timestamps are not RFC 3339, so their echo is refused as malformed (400)
+            "HEARTBEAT-TS-STARTED-AT",
+            "HEARTBEAT-ECHO",
+            "HEARTBEAT-ERR-PRECONDITION",
+            "HEARTBEAT-ERR-CONFLICT",
         ),
     ),
     Fault(
@@ -711,6 +724,125 @@ FAULTS: tuple[Fault, ...] = (
         "app.get_response",
         use("get_response", wrong.text_response),
         violates=("CONV-JSON",),
+    ),
+    # --- heartbeat ---
+    Fault(
+        "heartbeat-ignores-expected",
+        "expected_last_heartbeat is never checked: a superseded or foreign one is accepted (never 412)",
+        "machine.heartbeat_lease",
+        cells("lease_checks", {CLAIMED: True, MISMATCH: True}),
+        violates=("HEARTBEAT-ERR-PRECONDITION",),
+        consequences=("HEARTBEAT-NO-HEARTBEAT-TAKEN", "CONV-ERR-ENVELOPE"),
+    ),
+    Fault(
+        "heartbeat-echo-rejected",
+        "the exact echo of the last heartbeat is refused with 412 (compared with the time as stored, not as written)",
+        "machine.heartbeat_lease",
+        cells("lease_checks", {MATCH: False}),
+        violates=("HEARTBEAT-ECHO",),
+    ),
+    Fault(
+        "no-heartbeat-rejected",
+        "NO_HEARTBEAT is refused with 412 even on an item that has no heartbeat yet",
+        "machine.heartbeat_lease",
+        cells("lease_checks", {UNCLAIMED: False}),
+        violates=("HEARTBEAT-NO-HEARTBEAT",),
+    ),
+    Fault(
+        "expected-last-heartbeat-required",
+        "a heartbeat without expected_last_heartbeat is refused with 412 (no unconditional update)",
+        "machine.heartbeat_lease",
+        cells("lease_checks", {OMITTED: False}),
+        violates=("HEARTBEAT-UNCONDITIONAL",),
+    ),
+    Fault(
+        "heartbeat-on-queued-accepted",
+        "a heartbeat on a queued item is accepted like one on an active item (the state is not checked)",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {QUEUED: HeartbeatCell()}),
+        violates=("HEARTBEAT-ERR-CONFLICT",),
+        consequences=("CONV-ERR-ENVELOPE",),
+    ),
+    Fault(
+        "heartbeat-on-stopped-accepted",
+        "a heartbeat on a stopped item is accepted and recorded, its lease not renewed (as on stopping)",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {STOPPED: HeartbeatCell(extend=False)}),
+        violates=("HEARTBEAT-ERR-CONFLICT",),
+        # the Stop model reads a heartbeat after a stop as a check that the stop was stored
+        consequences=("CONV-ERR-ENVELOPE", "STOP-RESP-PERSISTED"),
+    ),
+    Fault(
+        "first-heartbeat-stays-starting",
+        "the first heartbeat stamps started_at but leaves the item starting",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {STARTING: HeartbeatCell(stamp_started_at=True)}),
+        violates=("HEARTBEAT-TR-FIRST",),
+        consequences=("HEARTBEAT-TS-STARTED-AT",),  # the next heartbeat is a "first" one again
+    ),
+    Fault(
+        "heartbeat-on-active-restarts",
+        "a heartbeat on an active item puts it back to starting (every heartbeat taken as a new claim)",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {ACTIVE: HeartbeatCell(state=STARTING)}),
+        violates=("HEARTBEAT-TR-ACTIVE",),
+    ),
+    Fault(
+        "started-at-moves-on-every-heartbeat",
+        "every heartbeat sets started_at again (read as 'when the current lease started')",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {ACTIVE: HeartbeatCell(stamp_started_at=True)}),
+        violates=("HEARTBEAT-TS-STARTED-AT",),
+    ),
+    Fault(
+        "started-at-not-set",
+        "the first heartbeat moves the item to active but leaves started_at null",
+        "machine.heartbeat",
+        cells("heartbeat_cells", {STARTING: HeartbeatCell(state=ACTIVE)}),
+        violates=("HEARTBEAT-TS-STARTED-AT",),
+    ),
+    Fault(
+        "latest-heartbeat-not-stored",
+        "a heartbeat answers its time as last_heartbeat but the item's latest_heartbeat_at is not updated",
+        "machine.heartbeat",
+        cells(
+            "heartbeat_cells",
+            {
+                STARTING: HeartbeatCell(state=ACTIVE, stamp_started_at=True, beat=False),
+                ACTIVE: HeartbeatCell(beat=False),
+            },
+        ),
+        violates=("HEARTBEAT-TS-LATEST",),
+        consequences=("HEARTBEAT-ECHO",),
+    ),
+    Fault(
+        "ttl-not-clamped",
+        "desired_ttl_seconds is applied as sent: 1 stays 1 and 10000 stays 10000",
+        "machine.heartbeat_ttl",
+        use("ttl_range", (1, 2**31 - 1)),
+        violates=("HEARTBEAT-TTL-CLAMP",),
+    ),
+    Fault(
+        "heartbeat-answers-202",
+        "a successful heartbeat is answered 202 Accepted",
+        "app.heartbeat_response",
+        use("heartbeat_response", wrong.accepted_response),
+        violates=("HEARTBEAT-RESP-OK",),
+    ),
+    Fault(
+        "heartbeat-response-text-plain",
+        "a successful heartbeat is answered with Content-Type text/plain (the JSON is written as a string)",
+        "app.heartbeat_response",
+        use("heartbeat_response", wrong.text_response),
+        violates=("CONV-JSON",),
+    ),
+    Fault(
+        "heartbeat-answers-item",
+        "a successful heartbeat answers the Work item it was sent about instead of a Work heartbeat object",
+        "app.heartbeat_response",
+        use("heartbeat_body", lambda heartbeat, item: item),
+        violates=("HEARTBEAT-RESP-SCHEMA",),
+        consequences=("HEARTBEAT-TTL-CLAMP",),
     ),
 )
 

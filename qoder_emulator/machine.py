@@ -102,11 +102,17 @@ def format_timestamp(moment: datetime) -> str:
     return text + "Z"
 
 
-def clamp_ttl(desired_ttl_seconds: int | None) -> int:
+def clamp_ttl(
+    desired_ttl_seconds: int | None,
+    *,
+    default: int = DEFAULT_TTL_SECONDS,
+    bounds: tuple[int, int] = (MIN_TTL_SECONDS, MAX_TTL_SECONDS),
+) -> int:
     """The heartbeat page: "accepted values are clamped to the supported range of 10 to 600 seconds"."""
     if desired_ttl_seconds is None:
-        return DEFAULT_TTL_SECONDS
-    return max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, desired_ttl_seconds))
+        return default
+    low, high = bounds
+    return max(low, min(high, desired_ttl_seconds))
 
 
 # ---------------------------------------------------------------------------------------------------- operations
@@ -173,6 +179,72 @@ def ack(
     return outcome.apply(item, now)
 
 
+@dataclass(frozen=True)
+class HeartbeatCell:
+    """What an accepted heartbeat does to an item in one state (one row of heartbeat_matrix).
+
+    Data rather than branches, so that a fault (faults.py) is one replaced cell, not a second copy of heartbeat().
+    """
+
+    conflict: bool = False  # refused with Conflict (409): "queued or stopped and cannot be heartbeated"
+    state: str | None = None  # the resulting state; None: unchanged
+    stamp_started_at: bool = False  # started_at = now ("Time when the first heartbeat moved the item to active")
+    beat: bool = True  # latest_heartbeat_at = now
+    extend: bool = True  # the lease is renewed with the requested TTL (lease_extended true)
+
+
+HEARTBEAT_CONFLICT = HeartbeatCell(conflict=True)
+
+
+def heartbeat_matrix(*, on_stopping: str = "accept") -> dict[str, HeartbeatCell]:
+    """The heartbeat page's rules, every state: 409 on queued and stopped, the first heartbeat moves starting to
+    active and stamps started_at, later ones renew the lease. on_stopping (undocumented, §12.18): "accept" (the
+    beat is recorded, the lease not renewed, state stays stopping) | "conflict" (409)."""
+    return {
+        QUEUED: HEARTBEAT_CONFLICT,
+        STARTING: HeartbeatCell(state=ACTIVE, stamp_started_at=True),
+        ACTIVE: HeartbeatCell(),
+        STOPPING: HEARTBEAT_CONFLICT if on_stopping == "conflict" else HeartbeatCell(extend=False),
+        STOPPED: HEARTBEAT_CONFLICT,
+    }
+
+
+# expected_last_heartbeat against the item's lease -> whether the heartbeat may go on (False: 412).
+OMITTED = "omitted"  # "Omit for an unconditional update"
+UNCLAIMED = "no-heartbeat-unclaimed"  # NO_HEARTBEAT, and the item has no heartbeat yet
+CLAIMED = "no-heartbeat-claimed"  # NO_HEARTBEAT, but a heartbeat exists: another worker holds the lease
+MATCH = "echo"  # the last heartbeat timestamp, as the server wrote it
+MISMATCH = "mismatch"  # any other timestamp: "does not match the current lease owner"
+LEASE_CHECKS: Mapping[str, bool] = MappingProxyType(
+    {OMITTED: True, UNCLAIMED: True, CLAIMED: False, MATCH: True, MISMATCH: False}
+)
+TtlRange = tuple[int, int]
+
+
+def lease_case(
+    item: WorkItem, expected: str | None, *, render: Callable[[datetime], str], compare: str = "exact"
+) -> str:
+    """Which LEASE_CHECKS case `expected` is for `item`. compare (undocumented): "exact" (the echo is the string
+    the server wrote, as `render` writes it) | "instant" (any RFC 3339 rendering of the same instant)."""
+    if expected is None:
+        return OMITTED
+    if expected == NO_HEARTBEAT:
+        return UNCLAIMED if item.latest_heartbeat_at is None else CLAIMED
+    if item.latest_heartbeat_at is None:
+        return MISMATCH
+    if compare == "instant":
+        return MATCH if _instant(expected) == item.latest_heartbeat_at else MISMATCH
+    return MATCH if render(item.latest_heartbeat_at) == expected else MISMATCH
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def heartbeat(
     item: WorkItem,
     *,
@@ -180,32 +252,34 @@ def heartbeat(
     expected_last_heartbeat: str | None = None,
     desired_ttl_seconds: int | None = None,
     on_stopping: str = "accept",
+    default_ttl: int = DEFAULT_TTL_SECONDS,
+    compare: str = "exact",
+    render: Callable[[datetime], str] = format_timestamp,
+    cells: Mapping[str, HeartbeatCell] = MappingProxyType({}),
+    lease_checks: Mapping[str, bool] = LEASE_CHECKS,
+    ttl_range: TtlRange = (MIN_TTL_SECONDS, MAX_TTL_SECONDS),
 ) -> tuple[WorkItem, HeartbeatOutcome]:
-    """Extend the lease; the first heartbeat moves starting -> active.
+    """Extend the lease; the first heartbeat moves starting -> active (heartbeat_matrix, with `cells` replacing
+    some of its cells, `lease_checks` some lease cases and `ttl_range` the clamp: faults only).
 
-    `expected_last_heartbeat` is NO_HEARTBEAT, an exact echo of the last `last_heartbeat`, or None (unconditional).
-    `on_stopping` is "accept" (recorded, lease not extended, state stays stopping) or "conflict".
+    The state is checked before the lease: a queued or stopped item is 409 whatever expected_last_heartbeat says.
     """
-    if item.state in (QUEUED, STOPPED) or (item.state == STOPPING and on_stopping == "conflict"):
+    cell = cells.get(item.state) or heartbeat_matrix(on_stopping=on_stopping)[item.state]
+    if cell.conflict:
         raise Conflict(f"Work item is {item.state} and cannot be heartbeated")
-    if expected_last_heartbeat is not None:
-        if expected_last_heartbeat == NO_HEARTBEAT:
-            if item.latest_heartbeat_at is not None:
-                raise PreconditionFailed("expected_last_heartbeat does not match the current lease owner")
-        elif item.latest_heartbeat_at is None or format_timestamp(item.latest_heartbeat_at) != expected_last_heartbeat:
-            raise PreconditionFailed("expected_last_heartbeat does not match the current lease owner")
-    ttl = clamp_ttl(desired_ttl_seconds)
-    if item.state == STARTING:
-        new = replace(item, state=ACTIVE, started_at=now, latest_heartbeat_at=now, ttl_seconds=ttl)
-        extended = True
-    elif item.state == ACTIVE:
-        new = replace(item, latest_heartbeat_at=now, ttl_seconds=ttl)
-        extended = True
-    else:  # stopping: the worker is draining; the beat is recorded but the lease is not renewed
-        new = replace(item, latest_heartbeat_at=now)
+    if not lease_checks[lease_case(item, expected_last_heartbeat, render=render, compare=compare)]:
+        raise PreconditionFailed("expected_last_heartbeat does not match the current lease owner")
+    ttl = clamp_ttl(desired_ttl_seconds, default=default_ttl, bounds=ttl_range)
+    if not cell.extend:  # the beat is recorded but the lease is not renewed
         ttl = item.ttl_seconds if item.ttl_seconds is not None else ttl
-        extended = False
-    return new, HeartbeatOutcome(now, extended, new.state, ttl)
+    new = replace(
+        item,
+        state=cell.state or item.state,
+        started_at=now if cell.stamp_started_at else item.started_at,
+        latest_heartbeat_at=now if cell.beat else item.latest_heartbeat_at,
+        ttl_seconds=ttl,
+    )
+    return new, HeartbeatOutcome(now, cell.extend, new.state, ttl)
 
 
 @dataclass(frozen=True)
@@ -392,10 +466,13 @@ def to_json(item: WorkItem, *, timestamp: Callable[[datetime], str] = format_tim
     }
 
 
-def heartbeat_to_json(outcome: HeartbeatOutcome) -> dict[str, object]:
+def heartbeat_to_json(
+    outcome: HeartbeatOutcome, *, timestamp: Callable[[datetime], str] = format_timestamp
+) -> dict[str, object]:
+    """The Work heartbeat object; `timestamp` writes last_heartbeat (the same writer as the items', see to_json)."""
     return {
         "type": "work_heartbeat",
-        "last_heartbeat": format_timestamp(outcome.last_heartbeat),
+        "last_heartbeat": timestamp(outcome.last_heartbeat),
         "lease_extended": outcome.lease_extended,
         "state": outcome.state,
         "ttl_seconds": outcome.ttl_seconds,

@@ -21,7 +21,15 @@ from starlette.responses import JSONResponse, Response
 
 from qoder_emulator import errors, inputs, machine
 from qoder_emulator.dialects import Dialect
-from qoder_emulator.machine import MERGE_PATCH, AckOutcome, MetadataMerge, StopCell, StopOutcome, WorkItem
+from qoder_emulator.machine import (
+    MERGE_PATCH,
+    AckOutcome,
+    HeartbeatCell,
+    MetadataMerge,
+    StopCell,
+    StopOutcome,
+    WorkItem,
+)
 
 # Every rule a fault may change, and what it decides.
 SEAMS: dict[str, str] = {
@@ -52,6 +60,11 @@ SEAMS: dict[str, str] = {
     "app.negotiate": "the endpoints that refuse `Accept: application/json` (refuse_json_accept)",
     "app.update_response": "the status of a successful metadata update (update_status)",
     "app.get_response": "the successful get's response (get_response)",
+    # --- heartbeat ---
+    "machine.heartbeat": "the heartbeat's cells per state (heartbeat_cells)",
+    "machine.heartbeat_lease": "which forms of expected_last_heartbeat pass the lease check (lease_checks)",
+    "machine.heartbeat_ttl": "the range desired_ttl_seconds is clamped to (ttl_range)",
+    "app.heartbeat_response": "the successful heartbeat's body and response (heartbeat_body, heartbeat_response)",
 }
 
 
@@ -155,6 +168,11 @@ def same_read(item: WorkItem, now: datetime) -> WorkItem:
     return item
 
 
+def heartbeat_object(heartbeat: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """The heartbeat's answer: the Work heartbeat object (not the item it was sent about)."""
+    return heartbeat
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rules in force for one emulator instance; the defaults are the conforming server."""
@@ -195,6 +213,12 @@ class Rules:
     refuse_json_accept: frozenset[str] = frozenset()  # app.negotiate: endpoint names (paths.ENDPOINT_ROUTES')
     update_status: int = 200  # app.update_response
     get_response: Callable[[dict[str, Any]], Response] = JSONResponse  # app.get_response
+    # --- heartbeat --- machine.heartbeat, machine.heartbeat_lease, machine.heartbeat_ttl, app.heartbeat_response
+    heartbeat_cells: Mapping[str, HeartbeatCell] = field(default_factory=dict)
+    lease_checks: Mapping[str, bool] = field(default_factory=lambda: machine.LEASE_CHECKS)
+    ttl_range: machine.TtlRange = (machine.MIN_TTL_SECONDS, machine.MAX_TTL_SECONDS)
+    heartbeat_body: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = heartbeat_object
+    heartbeat_response: Callable[[dict[str, Any]], Response] = JSONResponse
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""

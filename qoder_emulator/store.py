@@ -314,8 +314,15 @@ class Store:
                 expected_last_heartbeat=expected_last_heartbeat,
                 desired_ttl_seconds=desired_ttl_seconds,
                 on_stopping=self.dialect.heartbeat_on_stopping,
+                default_ttl=int(self.dialect.heartbeat_default_ttl),
+                compare=self.dialect.heartbeat_echo,
+                render=self.rules.timestamp,
+                cells=self.rules.heartbeat_cells,
+                lease_checks=self.rules.lease_checks,
+                ttl_range=self.rules.ttl_range,
             )
             save_item(self._items, new)
+            self._sync_queue(new.id)
             return new, outcome
 
     def stop(self, environment_id: str, work_id: str, *, force: bool) -> WorkItem:
