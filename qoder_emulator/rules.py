@@ -38,6 +38,13 @@ SEAMS: dict[str, str] = {
     "app.stop_response": "the successful stop's response (stop_response)",
     "app.error_status": "exception class -> (HTTP status, error.type) (error_status)",
     "app.error_response": "the error envelope and its media type (error_envelope, error_media_type)",
+    # --- queue ---
+    "store.poll": "which items a poll may deliver, whether delivering acknowledges, redelivery (poll_rules)",
+    "app.poll": "the poll's answer: the no-work answer, the item's wrapping, the long-poll wait (poll_answer)",
+    "app.list_work": "the list page: default and maximum limit, order, next_page, cursors, envelope (list_rules)",
+    "store.stats": "how the queue counters are computed and written (stats_rules)",
+    "store.ack_worker_id": "the ack's Worker-ID check against the delivering poll's (worker_id_rules)",
+    "app.routes": "which literal routes (poll, stats) are registered after /work/{work_id} (shadowed_routes)",
 }
 
 
@@ -94,6 +101,35 @@ ENVIRONMENT_CHECKS: Mapping[str, Refuse | None] = MappingProxyType(
 ITEM_LOOKUP: Mapping[str, AccessOutcome] = MappingProxyType({"unknown": NOT_FOUND, "other-environment": NOT_FOUND})
 
 
+# --- queue --- The queue pages' rules as data (poll, list, stats pages; api-reference §5.1, §5.2, §5.8, §9, §10).
+
+# Poll: only queued items are "available to poll" (work/schemas); "Polling delivers a work item but does not
+# acknowledge it"; an unacknowledged delivery is redelivered after reclaim_older_than_ms ("after-window").
+POLL_RULES: Mapping[str, Any] = MappingProxyType(
+    {"pollable_states": (machine.QUEUED,), "acknowledges": False, "redelivery": "after-window"}
+)
+# The poll's answer: no work is 200 with JSON null; an item is the Work item itself; the long poll waits block_ms
+# (seconds per millisecond of block_ms).
+POLL_ANSWER: Mapping[str, Any] = MappingProxyType({"empty_status": 200, "wrap": None, "wait_per_block_ms": 0.001})
+# List: limit default 20, above 100 capped; ascending ID order; next_page = last_id while has_more; before_id and
+# after_id exclude the cursor; the envelope's fields.
+LIST_RULES: Mapping[str, Any] = MappingProxyType(
+    {
+        "default_limit": 20,
+        "max_limit": 100,
+        "over_max": "cap",
+        "order": "ascending",
+        "next_page": "last_id",
+        "cursor_inclusive": False,
+        "fields": ("data", "first_id", "last_id", "has_more", "next_page"),
+    }
+)
+# Stats: depth = queued items claimable now (pending ones excluded); counters are JSON integers.
+STATS_RULES: Mapping[str, Any] = MappingProxyType({"depth_counts_pending": False, "counters_as": "int"})
+# Ack with a Worker-ID after a poll with one: the same value is accepted, a different one conflicts (poll page).
+WORKER_ID_RULES: Mapping[str, str] = MappingProxyType({"same": ACCEPT, "different": "conflict"})
+
+
 class StopTarget(Protocol):
     """What stop_item needs of the store (a protocol, so this module does not import store.py)."""
 
@@ -138,6 +174,13 @@ class Rules:
     error_status: Mapping[type[Exception], tuple[int, str]] = field(default_factory=lambda: ERROR_STATUS)
     error_envelope: Callable[[dict[str, Any]], dict[str, Any]] = same_body
     error_media_type: str | None = "application/json"
+    # --- queue ---
+    poll_rules: Mapping[str, Any] = field(default_factory=lambda: POLL_RULES)
+    poll_answer: Mapping[str, Any] = field(default_factory=lambda: POLL_ANSWER)
+    list_rules: Mapping[str, Any] = field(default_factory=lambda: LIST_RULES)
+    stats_rules: Mapping[str, Any] = field(default_factory=lambda: STATS_RULES)
+    worker_id_rules: Mapping[str, str] = field(default_factory=lambda: WORKER_ID_RULES)
+    shadowed_routes: frozenset[str] = frozenset()
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""

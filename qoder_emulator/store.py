@@ -252,16 +252,34 @@ class Store:
         return now - delivery.delivered_at < timedelta(milliseconds=window)
 
     def poll(self, environment_id: str, *, worker_id: str | None, reclaim_older_than_ms: int) -> WorkItem | None:
-        """The oldest claimable queued item (never delivered, or delivered at least reclaim ms ago), or None."""
+        """The oldest claimable item (never delivered, or delivered at least reclaim ms ago), or None.
+
+        What is claimable, whether delivering also acknowledges and whether a delivery is ever redelivered are the
+        rules' `poll_rules` (rules.POLL_RULES: queued items only, no ack, redelivery after the window).
+        """
+        rules = self.rules.poll_rules
         with self._lock:
             now = self.now()
             if worker_id:
                 self._pollers.setdefault(environment_id, {})[worker_id] = now
-            for work_id in self._queues.get(environment_id, {}):
+            for work_id in self._pollable(environment_id, rules["pollable_states"]):
+                if rules["redelivery"] == "never" and work_id in self._deliveries:
+                    continue
                 if not self._is_pending(work_id, now, reclaim_older_than_ms):
                     self._deliveries[work_id] = Delivery(now, worker_id, reclaim_older_than_ms)
-                    return self._items[work_id]
+                    delivered = self._items[work_id]
+                    if rules["acknowledges"] and delivered.state == QUEUED:
+                        save_item(self._items, machine.ack(delivered, now=now))
+                        self._sync_queue(work_id)
+                    return delivered
             return None
+
+    def _pollable(self, environment_id: str, states: tuple[str, ...]) -> list[str]:
+        """IDs of the environment's items a poll may deliver, oldest first: the queue, unless a fault widened it."""
+        if tuple(states) == (QUEUED,):
+            return list(self._queues.get(environment_id, {}))
+        mine = (i for i in self._items.values() if i.environment_id == environment_id and i.state in states)
+        return [item.id for item in sorted(mine, key=lambda i: i.id)]
 
     def stats(self, environment_id: str) -> dict[str, object]:
         with self._lock:
@@ -270,12 +288,14 @@ class Store:
             pending = sum(1 for item in queued if self._is_pending(item.id, now))
             recent = [w for w, t in self._pollers.get(environment_id, {}).items() if now - t <= WORKERS_POLLING_WINDOW]
             oldest = min((item.created_at for item in queued), default=None)
+            rules = self.rules.stats_rules
+            counter = str if rules["counters_as"] == "str" else int
             return {
                 "type": "work_queue_stats",
-                "depth": len(queued) - pending,
-                "pending": pending,
+                "depth": counter(len(queued) - (0 if rules["depth_counts_pending"] else pending)),
+                "pending": counter(pending),
                 "oldest_queued_at": None if oldest is None else machine.format_timestamp(oldest),
-                "workers_polling": len(recent),
+                "workers_polling": counter(len(recent)),
             }
 
     # ------------------------------------------------------------------------------------------ item operations
@@ -289,9 +309,12 @@ class Store:
         with self._lock:
             item = self._lookup(environment_id, work_id)
             delivery = self._deliveries.get(item.id)
-            new = machine.ack(
-                item, now=self.now(), worker_id=worker_id, delivered_to=delivery.worker_id if delivery else None
-            )
+            delivered_to = delivery.worker_id if delivery else None
+            both = bool(worker_id and delivered_to) and item.state not in (machine.STOPPING, machine.STOPPED)
+            rule = self.rules.worker_id_rules["same" if worker_id == delivered_to else "different"]
+            if both and rule != ACCEPT:  # rules.WORKER_ID_RULES: the poll page's Worker-ID rule
+                raise machine.Conflict("Work item was claimed by another worker")
+            new = machine.ack(item, now=self.now())
             save_item(self._items, new)
             self._sync_queue(new.id)
             return new
