@@ -59,6 +59,7 @@ def test_stats_is_a_work_queue_stats_object(settings, provision, api, check) -> 
     "STATS-RESP-OK",
     "STATS-SCHEMA",
     "POLL-RESP-OK",
+    "POLL-EMPTY-NULL",
     *CONVENTIONS,
 )
 def test_counters_after_the_case_delivered_its_own_item(settings, provision, api, check) -> None:

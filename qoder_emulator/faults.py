@@ -599,6 +599,7 @@ FAULTS: tuple[Fault, ...] = (
         "store.poll",
         cells("poll_rules", {"acknowledges": True}),
         violates=("POLL-NOT-ACK",),
+        consequences=("ACK-WORKER-ID-MISMATCH", "POLL-RECLAIM"),
     ),
     Fault(
         "poll-never-redelivers",
@@ -606,6 +607,7 @@ FAULTS: tuple[Fault, ...] = (
         "store.poll",
         cells("poll_rules", {"redelivery": "never"}),
         violates=("POLL-RECLAIM",),
+        consequences=("POLL-RESP-OK",),
     ),
     Fault(
         "poll-empty-204",

@@ -40,7 +40,7 @@ RESULTS_ENV = "QODER_META_RESULTS"
 SUITE_TIMEOUT_S = float(os.environ.get("QODER_META_TIMEOUT_S", "600"))
 EMULATOR_START_TIMEOUT_S = 20.0
 NO_RATE_LIMITS = {"QODER_WRITE_RATE": "0", "QODER_READ_RATE": "0"}
-MISMATCH = re.compile(r"\[(STOP-[A-Z0-9-]+) MUST\]")
+MISMATCH = re.compile(r"\[([A-Z]+-[A-Z0-9-]+) MUST\]")  # any endpoint's requirement (catalogue.ENDPOINTS)
 
 if str(ROOT) not in sys.path:  # running as a script: make the project importable from the checkout
     sys.path.insert(0, str(ROOT))
