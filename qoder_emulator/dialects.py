@@ -119,6 +119,21 @@ CHOICES: tuple[Choice, ...] = (
         ),
         "§12.18",
     ),
+    # --- queue ---
+    Choice(
+        "poll-order",
+        ("oldest-first", "newest-first"),
+        "Which of several claimable items a poll delivers (the poll page does not say)",
+        ("the oldest, in creation order (FIFO)", "the newest (LIFO)"),
+        "§5.2",
+    ),
+    Choice(
+        "reclaim-boundary",
+        ("at-least", "more-than"),
+        "Redelivery of an item unacknowledged for exactly reclaim_older_than_ms",
+        ("redelivered: 'for at least this many milliseconds' (English page)", "held back: '超过' (zh page)"),
+        "§12.12",
+    ),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
@@ -140,6 +155,8 @@ class Dialect:
     response_charset: str = "off"
     utc_designator: str = "Z"
     heartbeat_on_stopping: str = "accept"
+    poll_order: str = "oldest-first"
+    reclaim_boundary: str = "at-least"
 
     def as_dict(self) -> dict[str, str]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}

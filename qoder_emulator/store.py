@@ -248,8 +248,9 @@ class Store:
         delivery = self._deliveries.get(work_id)
         if delivery is None:
             return False
-        window = delivery.reclaim_older_than_ms if window_ms is None else window_ms
-        return now - delivery.delivered_at < timedelta(milliseconds=window)
+        window = timedelta(milliseconds=delivery.reclaim_older_than_ms if window_ms is None else window_ms)
+        elapsed = now - delivery.delivered_at
+        return elapsed <= window if self.dialect.reclaim_boundary == "more-than" else elapsed < window
 
     def poll(self, environment_id: str, *, worker_id: str | None, reclaim_older_than_ms: int) -> WorkItem | None:
         """The oldest claimable item (never delivered, or delivered at least reclaim ms ago), or None.
@@ -275,11 +276,14 @@ class Store:
             return None
 
     def _pollable(self, environment_id: str, states: tuple[str, ...]) -> list[str]:
-        """IDs of the environment's items a poll may deliver, oldest first: the queue, unless a fault widened it."""
+        """IDs of the environment's items a poll may deliver, in the dialect's order: the queue, unless a fault widened
+        it."""
         if tuple(states) == (QUEUED,):
-            return list(self._queues.get(environment_id, {}))
-        mine = (i for i in self._items.values() if i.environment_id == environment_id and i.state in states)
-        return [item.id for item in sorted(mine, key=lambda i: i.id)]
+            ids = list(self._queues.get(environment_id, {}))
+        else:
+            mine = (i for i in self._items.values() if i.environment_id == environment_id and i.state in states)
+            ids = [item.id for item in sorted(mine, key=lambda i: i.id)]
+        return ids[::-1] if self.dialect.poll_order == "newest-first" else ids
 
     def stats(self, environment_id: str) -> dict[str, object]:
         with self._lock:
