@@ -227,7 +227,7 @@ FAULTS: tuple[Fault, ...] = (
         "machine.stop",
         use("stop_result", wrong.session_released),
         violates=("STOP-RESP-UNCHANGED-FIELDS",),
-        consequences=("STOP-RESP-SCHEMA",),
+        consequences=("STOP-RESP-SCHEMA", "CONV-ITEM-SCHEMA"),
     ),
     Fault(
         "stop-not-persisted",
@@ -473,7 +473,7 @@ FAULTS: tuple[Fault, ...] = (
                 if type_ == "invalid_request_error"
             },
         ),
-        violates=("STOP-ERR-INVALID-JSON", "STOP-ERR-NOT-SELF-HOSTED"),
+        violates=("STOP-ERR-INVALID-JSON", "STOP-ERR-NOT-SELF-HOSTED", "ACK-WORKER-ID-MISMATCH"),
     ),
     Fault(
         "not-self-hosted-as-403",
@@ -508,7 +508,7 @@ FAULTS: tuple[Fault, ...] = (
         'errors are answered {"type": "<error_type>", "message": ...} (the inner error object is missing)',
         "app.error_response",
         use("error_envelope", wrong.flat_envelope),
-        violates=("STOP-ERR-ENVELOPE",),
+        violates=("STOP-ERR-ENVELOPE", "CONV-ERR-ENVELOPE"),
         consequences=(
             "STOP-ERR-INVALID-JSON",
             "STOP-ERR-NOT-SELF-HOSTED",
@@ -519,6 +519,7 @@ FAULTS: tuple[Fault, ...] = (
             "STOP-ERR-NOT-FOUND-ENV",
             "STOP-ERR-NOT-FOUND-WORK",
             "STOP-ERR-NOT-FOUND-CROSS-ENV",
+            "ACK-WORKER-ID-MISMATCH",
         ),
     ),
     Fault(
@@ -526,14 +527,14 @@ FAULTS: tuple[Fault, ...] = (
         "error objects carry no message (kept out of answers 'so nothing leaks')",
         "app.error_response",
         use("error_envelope", wrong.envelope_without_message),
-        violates=("STOP-ERR-ENVELOPE",),
+        violates=("STOP-ERR-ENVELOPE", "CONV-ERR-ENVELOPE"),
     ),
     Fault(
         "error-without-content-type",
         "error bodies are JSON text sent without a Content-Type header",
         "app.error_response",
         use("error_media_type", None),
-        violates=("STOP-ERR-ENVELOPE",),
+        violates=("STOP-ERR-ENVELOPE", "CONV-ERR-ENVELOPE"),
     ),
     Fault(
         "stop-answers-202",
@@ -575,7 +576,7 @@ FAULTS: tuple[Fault, ...] = (
         "timestamps are rendered by isoformat() of naive UTC datetimes: no Z, no offset (not RFC 3339)",
         "machine.to_json",
         use("timestamp", wrong.naive_timestamp),
-        violates=("STOP-RESP-SCHEMA",),
+        violates=("STOP-RESP-SCHEMA", "CONV-ITEM-SCHEMA"),
         consequences=("STOP-TS-STOPPED-AT", "STOP-TS-STOP-REQUESTED", "STOP-CONC-STOPPED-AT-ONCE"),
     ),
     Fault(
@@ -583,7 +584,7 @@ FAULTS: tuple[Fault, ...] = (
         "timestamps are rendered in the server's local zone (+08:00) instead of UTC, with the offset written correctly",
         "machine.to_json",
         use("timestamp", wrong.local_zone_timestamp),
-        violates=("STOP-TS-UTC",),
+        violates=("STOP-TS-UTC", "CONV-TS-UTC"),
     ),
     # --- queue --- (poll, list, stats, Worker-ID on ack)
     Fault(

@@ -39,6 +39,10 @@ from qoder_emulator.rules import (
     Rules,
 )
 
+# Stats' "recent redelivery window" (pending vs claimable now): the poll page's reclaim_older_than_ms default. One
+# window for the whole queue, not each delivery's own: an item a reclaim_older_than_ms=0 poll took moments ago is
+# pending, as a default poll sees it (the page does not say which window; api-reference §5.8).
+PENDING_WINDOW_MS = 5000
 WORKERS_POLLING_WINDOW = timedelta(seconds=30)  # SDK docstrings: workers that polled "in the last 30 seconds"
 
 
@@ -289,7 +293,7 @@ class Store:
         with self._lock:
             now = self.now()
             queued = [self._items[w] for w in self._queues.get(environment_id, {})]
-            pending = sum(1 for item in queued if self._is_pending(item.id, now))
+            pending = sum(1 for item in queued if self._is_pending(item.id, now, PENDING_WINDOW_MS))
             recent = [w for w, t in self._pollers.get(environment_id, {}).items() if now - t <= WORKERS_POLLING_WINDOW]
             oldest = min((item.created_at for item in queued), default=None)
             rules = self.rules.stats_rules
