@@ -206,7 +206,9 @@ class WorkApi:
 
     async def stats(self, request: Request) -> Response:
         environment = self.environment(request)
-        return JSONResponse(self.store.stats(environment.id))
+        response = JSONResponse(self.store.stats(environment.id))
+        response.headers["content-type"] = self.rules.stats_rules["media_type"]  # rules.STATS_RULES
+        return response
 
     async def get_work(self, request: Request) -> Response:
         environment = self.environment(request)

@@ -692,6 +692,13 @@ FAULTS: tuple[Fault, ...] = (
         consequences=("STATS-DEPTH",),
     ),
     Fault(
+        "stats-answers-text-plain",
+        "the stats answer is labelled text/plain (the body is still JSON)",
+        "store.stats",
+        cells("stats_rules", {"media_type": "text/plain"}),
+        violates=("CONV-JSON",),
+    ),
+    Fault(
         "stats-route-shadowed",
         "GET /work/stats is routed as GET /work/{work_id} (work_id 'stats'): 404 not_found_error",
         "app.routes",

@@ -42,7 +42,7 @@ SEAMS: dict[str, str] = {
     "store.poll": "which items a poll may deliver, whether delivering acknowledges, redelivery (poll_rules)",
     "app.poll": "the poll's answer: the no-work answer, the item's wrapping, the long-poll wait (poll_answer)",
     "app.list_work": "the list page: default and maximum limit, order, next_page, cursors, envelope (list_rules)",
-    "store.stats": "how the queue counters are computed and written (stats_rules)",
+    "store.stats": "how the queue counters are computed and written, and the answer's media type (stats_rules)",
     "store.ack_worker_id": "the ack's Worker-ID check against the delivering poll's (worker_id_rules)",
     "app.routes": "which literal routes (poll, stats) are registered after /work/{work_id} (shadowed_routes)",
 }
@@ -124,8 +124,10 @@ LIST_RULES: Mapping[str, Any] = MappingProxyType(
         "fields": ("data", "first_id", "last_id", "has_more", "next_page"),
     }
 )
-# Stats: depth = queued items claimable now (pending ones excluded); counters are JSON integers.
-STATS_RULES: Mapping[str, Any] = MappingProxyType({"depth_counts_pending": False, "counters_as": "int"})
+# Stats: depth = queued items claimable now (pending ones excluded); counters are JSON integers; a JSON answer.
+STATS_RULES: Mapping[str, Any] = MappingProxyType(
+    {"depth_counts_pending": False, "counters_as": "int", "media_type": "application/json"}
+)
 # Ack with a Worker-ID after a poll with one: the same value is accepted, a different one conflicts (poll page).
 WORKER_ID_RULES: Mapping[str, str] = MappingProxyType({"same": ACCEPT, "different": "conflict"})
 
