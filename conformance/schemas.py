@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported on first use: every xdist worker imports this modu
     from jsonschema import Draft202012Validator, FormatChecker
     from referencing import Registry
 
-SCHEMA_NAMES = ("work-item", "error", "work-heartbeat", "work-list")
+SCHEMA_NAMES = ("work-item", "error", "work-heartbeat", "work-list", "work-queue-stats")
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Installed wheel first, then a checkout: an installed copy must never read a stray `schemas/` next to site-packages.
 SCHEMA_DIR_CANDIDATES = (PACKAGE_DIR / "schema_files", PACKAGE_DIR.parent / "schemas")

@@ -26,8 +26,6 @@ from qoder_emulator.machine import STATES, WorkItem
 API_PREFIX = "/api/v1/cloud"
 HOOK_PATH = "/_emulator/hook"
 DEFAULT_RECLAIM_OLDER_THAN_MS = 5000
-DEFAULT_LIST_LIMIT = 20
-MAX_LIST_LIMIT = 100
 _LONG_POLL_TICK_SECONDS = 0.01
 log = logging.getLogger("qoder_emulator")
 
@@ -157,32 +155,38 @@ class WorkApi:
     # ---------------------------------------------------------------------------------------------- work routes
 
     async def list_work(self, request: Request) -> Response:
+        """One page of the environment's items (the rules' `list_rules`: rules.LIST_RULES)."""
         environment = self.environment(request, endpoint="list")
+        rules = self.rules.list_rules
         query = request.query_params
         limit = self.rules.query_integer(query, "list", "limit")
-        limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        if limit is not None and limit > rules["max_limit"] and rules["over_max"] == "reject":
+            raise InvalidInput(f"limit must be at most {rules['max_limit']}", param="limit")
+        limit = min(limit or rules["default_limit"], rules["max_limit"])
         cursors = {name: query[name] for name in ("page", "before_id", "after_id") if query.get(name)}
         if len([name for name in cursors if name in self.rules.exclusive_cursors]) > 1:
             raise InvalidInput("More than one of page, before_id, and after_id was provided")
         items = self.store.items_of(environment.id)
+        inclusive = rules["cursor_inclusive"]
         if "before_id" in cursors:
-            earlier = [i for i in items if i.id < cursors["before_id"]]
+            earlier = [i for i in items if i.id < cursors["before_id"] or (inclusive and i.id == cursors["before_id"])]
             page, has_more = earlier[-limit:], len(earlier) > limit
         else:
             after = cursors.get("after_id") or cursors.get("page")
             later = [i for i in items if after is None or i.id > after]
             page, has_more = later[:limit], len(later) > limit
+        if rules["order"] == "descending":
+            page = page[::-1]
         first_id = page[0].id if page else None
         last_id = page[-1].id if page else None
-        return JSONResponse(
-            {
-                "data": [self.item_json(i) for i in page],
-                "first_id": first_id,
-                "last_id": last_id,
-                "has_more": has_more,
-                "next_page": last_id if has_more else None,
-            }
-        )
+        envelope = {
+            "data": [self.item_json(i) for i in page],
+            "first_id": first_id,
+            "last_id": last_id,
+            "has_more": has_more,
+            "next_page": last_id if has_more and rules["next_page"] == "last_id" else None,
+        }
+        return JSONResponse({name: envelope[name] for name in rules["fields"]})
 
     async def poll(self, request: Request) -> Response:
         environment = self.environment(request, endpoint="poll")
@@ -191,19 +195,25 @@ class WorkApi:
         reclaim = self.rules.query_integer(query, "poll", "reclaim_older_than_ms")
         reclaim = DEFAULT_RECLAIM_OLDER_THAN_MS if reclaim is None else reclaim
         worker_id = self.worker_id(request)
+        answer = self.rules.poll_answer  # rules.POLL_ANSWER
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (block_ms or 0) / 1000
+        deadline = loop.time() + (block_ms or 0) * answer["wait_per_block_ms"]
         while True:
             item = self.store.poll(environment.id, worker_id=worker_id, reclaim_older_than_ms=reclaim)
             remaining = deadline - loop.time()
             if item is not None or remaining <= 0:
                 break
             await asyncio.sleep(min(_LONG_POLL_TICK_SECONDS, remaining))
-        return JSONResponse(None if item is None else self.item_json(item))
+        if item is None:
+            return JSONResponse(None) if answer["empty_status"] == 200 else Response(status_code=answer["empty_status"])
+        body = self.item_json(item)
+        return JSONResponse({answer["wrap"]: body} if answer["wrap"] else body)
 
     async def stats(self, request: Request) -> Response:
         environment = self.environment(request, endpoint="stats")
-        return JSONResponse(self.store.stats(environment.id))
+        response = JSONResponse(self.store.stats(environment.id))
+        response.headers["content-type"] = self.rules.stats_rules["media_type"]  # rules.STATS_RULES
+        return response
 
     async def get_work(self, request: Request) -> Response:
         environment = self.environment(request, endpoint="get")
@@ -305,11 +315,18 @@ class WorkApi:
     def routes(self) -> list[Route]:
         work = API_PREFIX + "/environments/{environment_id}/work"
         item = work + "/{work_id}"
-        table: list[tuple[str, str, Handler]] = [
-            (work, "GET", self.list_work),
+        literal: list[tuple[str, str, Handler]] = [
             (work + "/poll", "GET", self.poll),  # literal segments before /work/{work_id}
             (work + "/stats", "GET", self.stats),
+        ]
+        # A route the rules shadow comes after /work/{work_id}, which then answers it (rules.Rules.shadowed_routes).
+        shadowed = [route for route in literal if route[0].rsplit("/", 1)[1] in self.rules.shadowed_routes]
+        literal = [route for route in literal if route not in shadowed]
+        table: list[tuple[str, str, Handler]] = [
+            (work, "GET", self.list_work),
+            *literal,
             (item, "GET", self.get_work),
+            *shadowed,
             (item, "POST", self.update_metadata),
             (item + "/ack", "POST", self.ack),
             (item + "/heartbeat", "POST", self.heartbeat),

@@ -152,6 +152,21 @@ CHOICES: tuple[Choice, ...] = (
         ),
         "§5.6",
     ),
+    # --- queue ---
+    Choice(
+        "poll-order",
+        ("oldest-first", "newest-first"),
+        "Which of several claimable items a poll delivers (the poll page does not say)",
+        ("the oldest, in creation order (FIFO)", "the newest (LIFO)"),
+        "§5.2",
+    ),
+    Choice(
+        "reclaim-boundary",
+        ("at-least", "more-than"),
+        "Redelivery of an item unacknowledged for exactly reclaim_older_than_ms",
+        ("redelivered: 'for at least this many milliseconds' (English page)", "held back: '超过' (zh page)"),
+        "§12.12",
+    ),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
@@ -178,6 +193,8 @@ class Dialect:
     update_metadata_on_stopped: str = "merge"
     heartbeat_default_ttl: str = "60"
     heartbeat_echo: str = "exact"
+    poll_order: str = "oldest-first"
+    reclaim_boundary: str = "at-least"
 
     def as_dict(self) -> dict[str, str]:
         return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}

@@ -65,6 +65,13 @@ SEAMS: dict[str, str] = {
     "machine.heartbeat_lease": "which forms of expected_last_heartbeat pass the lease check (lease_checks)",
     "machine.heartbeat_ttl": "the range desired_ttl_seconds is clamped to (ttl_range)",
     "app.heartbeat_response": "the successful heartbeat's body and response (heartbeat_body, heartbeat_response)",
+    # --- queue ---
+    "store.poll": "which items a poll may deliver, whether delivering acknowledges, redelivery (poll_rules)",
+    "app.poll": "the poll's answer: the no-work answer, the item's wrapping, the long-poll wait (poll_answer)",
+    "app.list_work": "the list page: default and maximum limit, order, next_page, cursors, envelope (list_rules)",
+    "store.stats": "how the queue counters are computed and written, and the answer's media type (stats_rules)",
+    "store.ack_worker_id": "the ack's Worker-ID check against the delivering poll's (worker_id_rules)",
+    "app.routes": "which literal routes (poll, stats) are registered after /work/{work_id} (shadowed_routes)",
 }
 
 
@@ -143,6 +150,37 @@ EXCLUSIVE_CURSORS = ("page", "before_id", "after_id")
 ITEM_LOOKUP: Mapping[str, AccessOutcome] = MappingProxyType({"unknown": NOT_FOUND, "other-environment": NOT_FOUND})
 
 
+# --- queue --- The queue pages' rules as data (poll, list, stats pages; api-reference §5.1, §5.2, §5.8, §9, §10).
+
+# Poll: only queued items are "available to poll" (work/schemas); "Polling delivers a work item but does not
+# acknowledge it"; an unacknowledged delivery is redelivered after reclaim_older_than_ms ("after-window").
+POLL_RULES: Mapping[str, Any] = MappingProxyType(
+    {"pollable_states": (machine.QUEUED,), "acknowledges": False, "redelivery": "after-window"}
+)
+# The poll's answer: no work is 200 with JSON null; an item is the Work item itself; the long poll waits block_ms
+# (seconds per millisecond of block_ms).
+POLL_ANSWER: Mapping[str, Any] = MappingProxyType({"empty_status": 200, "wrap": None, "wait_per_block_ms": 0.001})
+# List: limit default 20, above 100 capped; ascending ID order; next_page = last_id while has_more; before_id and
+# after_id exclude the cursor; the envelope's fields.
+LIST_RULES: Mapping[str, Any] = MappingProxyType(
+    {
+        "default_limit": 20,
+        "max_limit": 100,
+        "over_max": "cap",
+        "order": "ascending",
+        "next_page": "last_id",
+        "cursor_inclusive": False,
+        "fields": ("data", "first_id", "last_id", "has_more", "next_page"),
+    }
+)
+# Stats: depth = queued items claimable now (pending ones excluded); counters are JSON integers; a JSON answer.
+STATS_RULES: Mapping[str, Any] = MappingProxyType(
+    {"depth_counts_pending": False, "counters_as": "int", "media_type": "application/json"}
+)
+# Ack with a Worker-ID after a poll with one: the same value is accepted, a different one conflicts (poll page).
+WORKER_ID_RULES: Mapping[str, str] = MappingProxyType({"same": ACCEPT, "different": "conflict"})
+
+
 class StopTarget(Protocol):
     """What stop_item needs of the store (a protocol, so this module does not import store.py)."""
 
@@ -219,6 +257,13 @@ class Rules:
     ttl_range: machine.TtlRange = (machine.MIN_TTL_SECONDS, machine.MAX_TTL_SECONDS)
     heartbeat_body: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = heartbeat_object
     heartbeat_response: Callable[[dict[str, Any]], Response] = JSONResponse
+    # --- queue ---
+    poll_rules: Mapping[str, Any] = field(default_factory=lambda: POLL_RULES)
+    poll_answer: Mapping[str, Any] = field(default_factory=lambda: POLL_ANSWER)
+    list_rules: Mapping[str, Any] = field(default_factory=lambda: LIST_RULES)
+    stats_rules: Mapping[str, Any] = field(default_factory=lambda: STATS_RULES)
+    worker_id_rules: Mapping[str, str] = field(default_factory=lambda: WORKER_ID_RULES)
+    shadowed_routes: frozenset[str] = frozenset()
 
     def status_of(self, error: Exception) -> tuple[int, str]:
         """The (HTTP status, error.type) of a failure raised by a handler: the first matching row."""

@@ -39,6 +39,10 @@ from qoder_emulator.rules import (
     Rules,
 )
 
+# Stats' "recent redelivery window" (pending vs claimable now): the poll page's reclaim_older_than_ms default. One
+# window for the whole queue, not each delivery's own: an item a reclaim_older_than_ms=0 poll took moments ago is
+# pending, as a default poll sees it (the page does not say which window; api-reference §5.8).
+PENDING_WINDOW_MS = 5000
 WORKERS_POLLING_WINDOW = timedelta(seconds=30)  # SDK docstrings: workers that polled "in the last 30 seconds"
 
 
@@ -250,34 +254,58 @@ class Store:
         delivery = self._deliveries.get(work_id)
         if delivery is None:
             return False
-        window = delivery.reclaim_older_than_ms if window_ms is None else window_ms
-        return now - delivery.delivered_at < timedelta(milliseconds=window)
+        window = timedelta(milliseconds=delivery.reclaim_older_than_ms if window_ms is None else window_ms)
+        elapsed = now - delivery.delivered_at
+        return elapsed <= window if self.dialect.reclaim_boundary == "more-than" else elapsed < window
 
     def poll(self, environment_id: str, *, worker_id: str | None, reclaim_older_than_ms: int) -> WorkItem | None:
-        """The oldest claimable queued item (never delivered, or delivered at least reclaim ms ago), or None."""
+        """The oldest claimable item (never delivered, or delivered at least reclaim ms ago), or None.
+
+        What is claimable, whether delivering also acknowledges and whether a delivery is ever redelivered are the
+        rules' `poll_rules` (rules.POLL_RULES: queued items only, no ack, redelivery after the window).
+        """
+        rules = self.rules.poll_rules
         with self._lock:
             now = self.now()
             if worker_id:
                 self._pollers.setdefault(environment_id, {})[worker_id] = now
-            for work_id in self._queues.get(environment_id, {}):
+            for work_id in self._pollable(environment_id, rules["pollable_states"]):
+                if rules["redelivery"] == "never" and work_id in self._deliveries:
+                    continue
                 if not self._is_pending(work_id, now, reclaim_older_than_ms):
                     self._deliveries[work_id] = Delivery(now, worker_id, reclaim_older_than_ms)
-                    return self._items[work_id]
+                    delivered = self._items[work_id]
+                    if rules["acknowledges"] and delivered.state == QUEUED:
+                        save_item(self._items, machine.ack(delivered, now=now))
+                        self._sync_queue(work_id)
+                    return delivered
             return None
+
+    def _pollable(self, environment_id: str, states: tuple[str, ...]) -> list[str]:
+        """IDs of the environment's items a poll may deliver, in the dialect's order: the queue, unless a fault widened
+        it."""
+        if tuple(states) == (QUEUED,):
+            ids = list(self._queues.get(environment_id, {}))
+        else:
+            mine = (i for i in self._items.values() if i.environment_id == environment_id and i.state in states)
+            ids = [item.id for item in sorted(mine, key=lambda i: i.id)]
+        return ids[::-1] if self.dialect.poll_order == "newest-first" else ids
 
     def stats(self, environment_id: str) -> dict[str, object]:
         with self._lock:
             now = self.now()
             queued = [self._items[w] for w in self._queues.get(environment_id, {})]
-            pending = sum(1 for item in queued if self._is_pending(item.id, now))
+            pending = sum(1 for item in queued if self._is_pending(item.id, now, PENDING_WINDOW_MS))
             recent = [w for w, t in self._pollers.get(environment_id, {}).items() if now - t <= WORKERS_POLLING_WINDOW]
             oldest = min((item.created_at for item in queued), default=None)
+            rules = self.rules.stats_rules
+            counter = str if rules["counters_as"] == "str" else int
             return {
                 "type": "work_queue_stats",
-                "depth": len(queued) - pending,
-                "pending": pending,
+                "depth": counter(len(queued) - (0 if rules["depth_counts_pending"] else pending)),
+                "pending": counter(pending),
                 "oldest_queued_at": None if oldest is None else machine.format_timestamp(oldest),
-                "workers_polling": len(recent),
+                "workers_polling": counter(len(recent)),
             }
 
     # ------------------------------------------------------------------------------------------ item operations
@@ -291,11 +319,14 @@ class Store:
         with self._lock:
             item = self._lookup(environment_id, work_id)
             delivery = self._deliveries.get(item.id)
+            delivered_to = delivery.worker_id if delivery else None
+            both = bool(worker_id and delivered_to) and item.state not in (machine.STOPPING, machine.STOPPED)
+            rule = self.rules.worker_id_rules["same" if worker_id == delivered_to else "different"]
+            if both and rule != ACCEPT:  # rules.WORKER_ID_RULES: the poll page's Worker-ID rule
+                raise machine.Conflict("Work item was claimed by another worker")
             new = machine.ack(
                 item,
                 now=self.now(),
-                worker_id=worker_id,
-                delivered_to=delivery.worker_id if delivery else None,
                 retry_acknowledged_at=self.dialect.ack_retry_acknowledged_at,
                 cells=self.rules.ack_cells,
             )

@@ -42,7 +42,7 @@ def _verify(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 def test_a_passing_run_is_certified(certificate: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, output = _verify(certificate, capsys)
     assert status == 0
-    musts = sum(1 for r in catalogue.requirements().values() if r.level == "MUST")
+    musts = sum(1 for requirement in catalogue.requirements().values() if requirement.level == "MUST")
     assert output.startswith(f"CERTIFIED: http://127.0.0.1:8765 passed all {musts} MUST requirements")
 
 
@@ -129,7 +129,7 @@ def test_requirements_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["requirements"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(catalogue.requirements())
-    first = next(iter(catalogue.requirements().values()))
+    first = next(iter(catalogue.requirements().values()))  # catalogue order: endpoint by endpoint
     assert lines[0].split()[:2] == [first.id, first.level]
     assert cli.main(["requirements", "--format", "json"]) == 0
     listing = json.loads(capsys.readouterr().out)

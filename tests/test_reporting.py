@@ -114,6 +114,10 @@ def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
     text = (reports / "summary.md").read_text()
     assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
     assert "| stop | 0 | 2 | 1 | 1 | 5 | 29 |" in text  # the Stop part's counts, whatever other endpoints hold
+    # The sample fails 2, warns 1, leaves 1 not verified; every UNSPECIFIED one is recorded, the rest pass.
+    unspecified = sum(1 for requirement in catalogue.requirements().values() if requirement.level == "UNSPECIFIED")
+    passed = len(catalogue.requirements()) - 4 - unspecified
+    assert f"| requirements | 0 | 2 | 1 | 1 | {unspecified} | {passed} |" in text
     for rid in ("STOP-TR-FORCE", "STOP-ERR-INVALID-JSON", "STOP-OPEN-NO-CONTENT-TYPE"):
         assert f"**{rid}**" in text
     assert "| **STOP-TR-FORCE** | MUST | 1 | state: expected 'stopped', observed 'stopping' |" in text

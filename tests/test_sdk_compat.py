@@ -298,3 +298,19 @@ def test_explicit_force_false_is_a_graceful_stop(sdk: Sdk) -> None:
     draining = sdk.work.stop(item.id, environment_id=sdk.env, force=False)
     assert json.loads(sdk.sent.last("POST", "/stop").content) == {"force": False}
     assert draining.state == "stopping"
+
+
+def test_ack_with_another_worker_id_is_a_conflict_and_redelivery_uses_reclaim(sdk: Sdk) -> None:
+    """The queue's Worker-ID rule as an SDK worker meets it: the SDK's poll sends reclaim_older_than_ms, a second
+    worker gets the item back with 0, and an ack from the first worker (whose delivery was taken over) raises the
+    SDK's ConflictError (409, error.type invalid_request_error); the item stays queued."""
+    item = _new_session_item(sdk)
+    again = sdk.work.poll(sdk.env, reclaim_older_than_ms=0, worker_id="sdk-compat-other-worker")
+    assert again is not None and again.id == item.id
+    assert sdk.sent.last("GET", "/work/poll").url.params["reclaim_older_than_ms"] == "0"
+    with pytest.raises(qca.ConflictError) as refused:
+        sdk.work.ack(item.id, environment_id=sdk.env, extra_headers={"Worker-ID": WORKER_ID})
+    assert refused.value.status_code == 409
+    assert sdk.work.retrieve(item.id, environment_id=sdk.env).state == "queued"
+    acked = sdk.work.ack(item.id, environment_id=sdk.env, extra_headers={"Worker-ID": "sdk-compat-other-worker"})
+    assert acked.state == "starting"
