@@ -160,7 +160,7 @@ def _scan(arguments: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="qoder-conformance", description="Tools of the Qoder Stop work item conformance suite."
+        prog="qoder-conformance", description="Tools of the Qoder work API conformance suite."
     )
     root.add_argument("--version", action="version", version=f"%(prog)s {conformance.__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")

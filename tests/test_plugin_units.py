@@ -393,4 +393,4 @@ def test_a_run_stopped_by_maxfail_is_recorded_as_interrupted(suite: pytest.Pytes
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert summary["interrupted"] is True and summary["target"]["embedded"] is True
     markdown = (suite.path / "reports" / "summary.md").read_text()
-    assert markdown.startswith("## Qoder Stop conformance: INTERRUPTED (FAIL so far) (exit status 1)")
+    assert markdown.startswith("## Qoder work API conformance: INTERRUPTED (FAIL so far) (exit status 1)")

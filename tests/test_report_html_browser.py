@@ -128,7 +128,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_renders_with_everything_visible(report: Path, tmp_path: Path) -> None:
     dom = _dump(report, tmp_path)
     text = " ".join(dom.text)
-    assert "Qoder Stop work item: conformance report" in text
+    assert "Qoder work API: conformance report" in text
     assert "FAIL: exit status 1" in text
     assert "[STOP-TR-FORCE MUST] state: expected 'stopped', observed 'stopping'" in text
     assert "<script>document.title='pwned'</script>" in text  # shown as text, never run

@@ -112,7 +112,7 @@ def test_html_tells_the_failing_story_and_escapes_bodies(reports: Path) -> None:
 def test_markdown_summary_lists_what_did_not_pass(reports: Path) -> None:
     write_all(sample_run(), reports, {})
     text = (reports / "summary.md").read_text()
-    assert text.startswith("## Qoder Stop conformance: FAIL (exit status 1)")
+    assert text.startswith("## Qoder work API conformance: FAIL (exit status 1)")
     assert "| stop | 0 | 2 | 1 | 1 | 5 | 29 |" in text  # the Stop part's counts, whatever other endpoints hold
     # The sample fails 2, warns 1, leaves 1 not verified; every UNSPECIFIED one is recorded, the rest pass.
     unspecified = sum(1 for requirement in catalogue.requirements().values() if requirement.level == "UNSPECIFIED")
@@ -159,7 +159,8 @@ def test_summary_md_groups_failures_by_endpoint_when_several_failed(reports: Pat
     failed = text.split("### Failed requirements", 1)[1].split("\n### ", 1)[0]
     assert failed.index("#### conventions") < failed.index("**CONV-JSON**") < failed.index("#### stop")
     assert failed.index("#### stop") < failed.index("**STOP-TR-FORCE**")
-    assert "| conventions | 0 | 1 | 0 | 0 | 0 | 3 |" in text
+    conventions = [r for r in catalogue.requirements().values() if r.endpoint == "conventions"]
+    assert f"| conventions | 0 | 1 | 0 | 0 | 0 | {len(conventions) - 1} |" in text
     write_all(sample_run(), reports, {})  # failures of one endpoint only: no sub-heading
     assert "#### " not in (reports / "summary.md").read_text()
 
@@ -522,14 +523,14 @@ def test_summary_md_says_why_a_run_stopped_early(reports: Path) -> None:
     preflight.preflight = {"ok": False, "problems": ["GET http://127.0.0.1:9/: connection refused"]}
     write_all(preflight, reports, {})
     text = (reports / "summary.md").read_text()
-    assert text.startswith("## Qoder Stop conformance: NOT TESTED (preflight failed) (exit status 4)")
+    assert text.startswith("## Qoder work API conformance: NOT TESTED (preflight failed) (exit status 4)")
     assert "**Preflight failed**" in text and "connection refused" in text
 
     interrupted = sample_run(failing=False)
     interrupted.exit_status, interrupted.interrupted = 2, True
     write_all(interrupted, reports, {})
     text = (reports / "summary.md").read_text()
-    assert text.startswith("## Qoder Stop conformance: INTERRUPTED") and "**Interrupted**" in text
+    assert text.startswith("## Qoder work API conformance: INTERRUPTED") and "**Interrupted**" in text
 
     emulator = sample_run(failing=False)
     emulator.cases, emulator.exit_status, emulator.embedded = [], 3, True

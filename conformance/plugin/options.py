@@ -43,7 +43,7 @@ LIBRARIES_NOT_TO_REWRITE = ("hypothesis", "anyio")
 
 
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("qoder", "Qoder Stop work item conformance")
+    group = parser.getgroup("qoder", "Qoder work API conformance")
     for variable in VARIABLES:
         hint = f"(also {variable.name}, or '{variable.key}' in the config file; default: {variable.default_text()})"
         if variable.kind == "secret":

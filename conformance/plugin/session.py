@@ -314,7 +314,7 @@ class ConformanceSession:
         state = self.state
         if not state.controller or config.getoption("collectonly", False):
             return
-        terminalreporter.section("Qoder Stop conformance")
+        terminalreporter.section("Qoder work API conformance")
         if state.vetted is not None:
             verdict_rows, cases = state.vetted.verdicts, state.vetted.cases
         else:  # no reports were written: judge the records here, the same way

@@ -196,9 +196,9 @@ def render(vetted: Vetted) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Qoder Stop conformance: {word}</title><style>{CSS}</style></head>",
+        f"<title>Qoder work API conformance: {word}</title><style>{CSS}</style></head>",
         '<body data-active-filter="all">',
-        "<h1>Qoder Stop work item: conformance report</h1>",
+        "<h1>Qoder work API: conformance report</h1>",
         f'<div class="banner {word}" id="result">{word}: exit status {e(run.exit_status)}'
         f"{' (strict)' if run.strict else ''}{_banner_reason(vetted)}</div>",
         _meta_line(vetted),

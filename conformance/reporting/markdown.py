@@ -42,7 +42,7 @@ def cell(text: str) -> str:
 def render(vetted: Vetted) -> str:
     run = vetted.run
     head = [
-        f"## Qoder Stop conformance: {headline(vetted)} (exit status {run.exit_status})",
+        f"## Qoder work API conformance: {headline(vetted)} (exit status {run.exit_status})",
         "",
         f"Target {cell(run.target)} ({cell(run.provisioner)}){' · bundled emulator' if run.embedded else ''} · "
         f"suite {cell(run.suite_version)} · spec {cell(run.spec_digest[:12])} · "
