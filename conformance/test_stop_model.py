@@ -18,7 +18,8 @@ on one state (e.g. {"force": false} read as force on an active item) is found on
 Verdicts: a mismatch on a stop answer is judged under the transition row, body form or timestamp requirement it
 breaks. Ack, heartbeat and GET are not Stop requirements: when one of them disagrees with the model after a stop was
 sent, the stop did not move the item the way it answered (STOP-RESP-PERSISTED); before any stop, the item could not
-be driven as documented, which is a harness error (UnexpectedResponse), not a conformance verdict. Mismatches name
+be driven as documented: that answer is the ack or heartbeat cases' to judge (under their own requirements), and the
+example ends there without a Stop verdict (a case in which no example got that far is not verified). Mismatches name
 the example and the steps that led to them, so a sequence can be replayed by hand. Failures are not shrunk: each
 replay would provision new items on the target.
 """
@@ -31,7 +32,7 @@ import pytest
 
 from conformance import stop_model, tables
 from conformance.checks import field_value
-from conformance.errors import HarnessError, UnexpectedResponse
+from conformance.errors import HarnessError
 from conformance.evidence import SETUP
 from conformance.expectations import body_of
 from conformance.model_runs import (
@@ -78,6 +79,7 @@ def test_documented_operation_sequences_follow_the_model(
     from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
     harness_failures: list[HarnessError] = []
+    off_model: list[str] = []  # examples whose item an ack, heartbeat or GET moved off the docs before any stop
     examples = [0]
 
     class WorkItemMachine(RuleBasedStateMachine):
@@ -94,11 +96,12 @@ def test_documented_operation_sequences_follow_the_model(
             self.stopped_at: Any = None  # the first stopped_at an answer showed
             self.stop_sent = False
             self.last_heartbeat: str | None = None  # from our own heartbeat answers only
+            self.diverged = False  # an answer before any stop disagreed with the docs: this example ends
 
         # --- plumbing -----------------------------------------------------------------------------------------
 
         def _live(self) -> bool:
-            return bool(self.item) and not harness_failures
+            return bool(self.item) and not harness_failures and not self.diverged
 
         def _where(self, detail: str) -> str:
             return f"example {self.example} [{' -> '.join(self.steps)}]: {detail}"
@@ -114,14 +117,13 @@ def test_documented_operation_sequences_follow_the_model(
                 harness_failures.append(failure)
 
         def _side_effect_agrees(self, condition: bool, what: str, expected: Any, observed: Any) -> None:
-            """Ack/heartbeat/GET against the model: a stop's persistence after a stop, a harness error before."""
+            """Ack/heartbeat/GET against the model: a stop's persistence after a stop; before one, a disagreement
+            ends the example (the item is off the model, and that answer is its own endpoint's cases' to judge)."""
             if self.stop_sent:
                 check.that("STOP-RESP-PERSISTED", condition, self._where(what), expected, observed)
             elif not condition:
-                raise UnexpectedResponse(
-                    f"{self._where(what)}: expected {expected!r}, observed {observed!r}; "
-                    "the item could not be driven as the docs describe, so no Stop verdict is possible"
-                )
+                self.diverged = True
+                off_model.append(f"{self._where(what)}: expected {expected!r}, observed {observed!r}")
 
         # --- rules --------------------------------------------------------------------------------------------
 
@@ -237,3 +239,8 @@ def test_documented_operation_sequences_follow_the_model(
     run_state_machine_as_test(machine, settings=hypothesis_settings(batch, settings))
     if harness_failures:
         raise harness_failures[0]
+    if off_model and not check.checked:
+        pytest.skip(
+            "not verified: no item could be driven as the docs describe up to a stop (the ack and heartbeat cases "
+            f"judge those answers); first: {off_model[0]}"
+        )
