@@ -1,10 +1,12 @@
-"""The documented model of one work item under the operations the suite generates: pure functions, no HTTP.
+"""The documented model of one work item under every operation the suite generates: pure functions, no HTTP.
 
 Stop outcomes come from `tables.transition` (the Stop page's table, never retyped here); ack and heartbeat outcomes
 are the rules of api-reference.md §4.2 ("ack: queued -> starting, safe to retry on starting/active, conflicts for
 stopping or stopped"; "heartbeat: the first successful heartbeat moves starting to active; queued or stopped cannot
-be heartbeated"). Where the docs are silent the model says so (`Outcome.unspecified`, `generable() is False`)
-instead of guessing, so a generator never produces such a step and a checker never judges one.
+be heartbeated"); update metadata is a merge patch that leaves the state alone (the update-metadata page names no
+state restriction; a stopped item's update is open). Each outcome names the requirement it rests on. Where the docs
+are silent the model says so (`Outcome.unspecified`, `generable() is False`) instead of guessing, so a generator
+never produces such a step and a checker never judges one.
 """
 
 from __future__ import annotations
@@ -18,8 +20,26 @@ FORCE = "force"  # a stop with {"force": true}
 ACK = "ack"
 HEARTBEAT = "heartbeat"
 GET = "get"
+UPDATE = "update_metadata"
 STOPS = (GRACEFUL, FORCE)
-OPERATIONS = (GRACEFUL, FORCE, ACK, HEARTBEAT, GET)
+OPERATIONS = (GRACEFUL, FORCE, ACK, HEARTBEAT, GET, UPDATE)
+
+# The requirement a 200 answer's status rests on, per operation (heartbeat's depends on its precondition form).
+OK_REQUIREMENT = {
+    GRACEFUL: "STOP-RESP-OK",
+    FORCE: "STOP-RESP-OK",
+    ACK: "ACK-RESP-OK",
+    GET: "GET-RESP-OK",
+    UPDATE: "UPDATE-RESP-OK",
+}
+# Heartbeat's expected_last_heartbeat forms a generator sends, each one the current lease's (never a 412), and the
+# requirement that says the heartbeat page accepts it.
+NO_HEARTBEAT = "NO_HEARTBEAT"
+HEARTBEAT_FORMS = {
+    "no-heartbeat": "HEARTBEAT-NO-HEARTBEAT",  # NO_HEARTBEAT on an item with no heartbeat yet
+    "echo": "HEARTBEAT-ECHO",  # the last heartbeat's last_heartbeat exactly as answered
+    "unconditional": "HEARTBEAT-UNCONDITIONAL",  # expected_last_heartbeat omitted
+}
 
 CONFLICT = 409  # ack and heartbeat pages: "409 invalid_request_error"
 
@@ -28,6 +48,20 @@ _ACK = {"queued": "starting", "starting": "starting", "active": "active", "stopp
 # §4.2, heartbeat row: starting -> active; active stays active; queued/stopped 409. `stopping` is absent on purpose:
 # the docs only allow it "by omission" and never say what it answers.
 _HEARTBEAT = {"queued": None, "starting": "active", "active": "active", "stopped": None}
+# The requirement each ack / heartbeat outcome rests on, by the state the item was in.
+_ACK_REQUIREMENT = {
+    "queued": "ACK-TR-QUEUED",
+    "starting": "ACK-RETRY-SAFE",
+    "active": "ACK-RETRY-SAFE",
+    "stopping": "ACK-ERR-CONFLICT",
+    "stopped": "ACK-ERR-CONFLICT",
+}
+_HEARTBEAT_REQUIREMENT = {
+    "queued": "HEARTBEAT-ERR-CONFLICT",
+    "starting": "HEARTBEAT-TR-FIRST",
+    "active": "HEARTBEAT-TR-ACTIVE",
+    "stopped": "HEARTBEAT-ERR-CONFLICT",
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +78,7 @@ class Outcome:
     status: int
     state: str | None
     after: str
-    requirement: str  # the requirement the outcome rests on ("" for ack/heartbeat/get: no Stop requirement)
+    requirement: str  # the requirement the outcome (the answered state, or the refusal) rests on
     unchanged: bool = False  # "Returns the existing stopped item"
     unspecified: bool = False
 
@@ -70,6 +104,8 @@ def generable(operation: str, state: str) -> bool:
         return state in _HEARTBEAT
     if operation == FORCE:
         return tables.transition(True, state).result is not tables.UNSPECIFIED
+    if operation == UPDATE:
+        return state in tables.LIVE_STATES  # a stopped item's update is open (UPDATE-OPEN-STOPPED)
     return operation in OPERATIONS and state in tables.STATES
 
 
@@ -87,20 +123,36 @@ def outcome(operation: str, state: str) -> Outcome:
             return Outcome(operation, state, 200, state, state, row.requirement, unspecified=True)
         return Outcome(operation, state, 200, row.result, row.result, row.requirement, unchanged=row.unchanged)
     if operation == ACK:
-        return _conflict_or(operation, state, _ACK[state])
+        return _conflict_or(operation, state, _ACK[state], _ACK_REQUIREMENT[state])
     if operation == HEARTBEAT:
         if state not in _HEARTBEAT:
             raise LookupError("heartbeat on a stopping item is undocumented (api-reference.md §12 item 18)")
-        return _conflict_or(operation, state, _HEARTBEAT[state])
+        return _conflict_or(operation, state, _HEARTBEAT[state], _HEARTBEAT_REQUIREMENT[state])
     if operation == GET:
-        return Outcome(operation, state, 200, state, state, "")
+        return Outcome(operation, state, 200, state, state, "GET-RESP-ITEM")
+    if operation == UPDATE:
+        if state not in tables.LIVE_STATES:
+            return Outcome(operation, state, 200, state, state, "UPDATE-OPEN-STOPPED", unspecified=True)
+        return Outcome(operation, state, 200, state, state, "UPDATE-ONLY-METADATA")
     raise LookupError(f"unknown operation {operation!r}")
 
 
-def _conflict_or(operation: str, state: str, after: str | None) -> Outcome:
+def _conflict_or(operation: str, state: str, after: str | None, requirement: str) -> Outcome:
     if after is None:
-        return Outcome(operation, state, CONFLICT, None, state, "")
-    return Outcome(operation, state, 200, after, after, "")
+        return Outcome(operation, state, CONFLICT, None, state, requirement)
+    return Outcome(operation, state, 200, after, after, requirement)
+
+
+def merged(metadata: dict[str, str], patch: dict[str, str | None]) -> dict[str, str]:
+    """The metadata a merge patch leaves: "string values upsert keys and null values delete keys", every other key
+    kept (update-metadata page)."""
+    result = dict(metadata)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
 
 
 def run(state: str, operations: list[str]) -> list[Outcome]:

@@ -26,80 +26,32 @@ replay would provision new items on the target.
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from conformance import stop_model, tables
-from conformance.checks import MISSING, field_value, parse_timestamp
-from conformance.config import Settings
+from conformance.checks import field_value
 from conformance.errors import HarnessError
 from conformance.evidence import SETUP
 from conformance.expectations import body_of
+from conformance.model_runs import (
+    FORCE_FORM,
+    GRACEFUL_FORMS,
+    Batch,
+    graceful_rule,
+    hypothesis_settings,
+    judge_stop,
+    judge_stopped_at,
+    parametrize_batches,
+    sourceless,
+)
 from conformance.paths import work_path
-from conformance.plugin import run_settings
-
-if TYPE_CHECKING:
-    import hypothesis
-
-START_STATES = ("queued", "starting", "active")
-NO_HEARTBEAT = "NO_HEARTBEAT"
-GRACEFUL_FORMS = tuple(form for form in tables.BODY_FORMS if not form.force)
-FORCE_FORM = next(form for form in tables.BODY_FORMS if form.force)
-# Everything a stop that "returns the existing stopped item" must give back as it was.
-STOPPED_ITEM_FIELDS = (*tables.UNCHANGED_BY_STOP, "state", "latest_heartbeat_at", "stop_requested_at", "stopped_at")
-
-
-# Examples per case: each start state's budget is split into cases of at most this many, so xdist can spread them
-# (one long case would set the run's length however many workers there are). Each case has its own fixed seed.
-EXAMPLES_PER_CASE = 5
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One case's share of a start state's examples."""
-
-    number: int
-    of: int
-    examples: int
-    seed: int | None  # None: fresh random sequences (QODER_MODEL_RANDOM)
-
-    def __str__(self) -> str:
-        return f"batch{self.number}of{self.of}"
-
-
-def batches(start: str, settings: Settings) -> list[Batch]:
-    count = -(-settings.model_examples // EXAMPLES_PER_CASE)
-    sizes = [settings.model_examples // count + (i < settings.model_examples % count) for i in range(count)]
-    return [
-        Batch(i + 1, count, size, None if settings.model_random else zlib.crc32(f"{start}/{i + 1}".encode()))
-        for i, size in enumerate(sizes)
-    ]
+from conformance.stop_model import NO_HEARTBEAT
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "batch" in metafunc.fixturenames:
-        settings = run_settings(metafunc.config)
-        cases = [(start, batch) for start in START_STATES for batch in batches(start, settings)]
-        metafunc.parametrize(("start", "batch"), cases, ids=[f"{start}-{batch}" for start, batch in cases])
-
-
-def _hypothesis_settings(batch: Batch, settings: Settings) -> hypothesis.settings:
-    from hypothesis import HealthCheck, Phase
-    from hypothesis import settings as hypothesis_settings
-
-    return hypothesis_settings(
-        max_examples=batch.examples,
-        stateful_step_count=settings.model_steps,
-        derandomize=False,  # the batch's seed fixes the sequences, unless it is None (QODER_MODEL_RANDOM)
-        database=None,
-        deadline=None,
-        phases=(Phase.explicit, Phase.generate),
-        print_blob=False,
-        suppress_health_check=list(HealthCheck),
-    )
+    parametrize_batches(metafunc)
 
 
 @pytest.mark.req(
@@ -210,69 +162,14 @@ def test_documented_operation_sequences_follow_the_model(
         # --- steps --------------------------------------------------------------------------------------------
 
         def _stop(self, operation: str, form: tables.BodyForm) -> None:
-            expected = stop_model.outcome(operation, self.state)
-            row = tables.transition(operation == stop_model.FORCE, self.state)
             response = api.stop(
                 self.item["environment_id"], self.item["id"], content=form.content, headers=form.headers
             )
             self.stop_sent = True
-            body = body_of(response)
-            observed = field_value(body, "state")
-            check.equal("STOP-RESP-OK", self._where("status"), 200, response.status_code)
-            check.equal(row.requirement, self._where("state"), expected.state, observed)
-            if form.requirement != row.requirement:
-                other = tables.transition(not row.force, row.current).result
-                misread = other not in (tables.UNSPECIFIED, expected.state) and observed == other
-                check.that(
-                    form.requirement,
-                    not misread,
-                    self._where(f"{form.name} read as force={str(form.force).lower()}"),
-                    expected.state,
-                    f"{observed!r}, the force={str(not form.force).lower()} result",
-                )
-            if expected.unchanged:
-                for name in STOPPED_ITEM_FIELDS:
-                    check.equal(
-                        row.requirement,
-                        self._where(f"{name} (the existing stopped item)"),
-                        self.baseline.get(name, MISSING),
-                        field_value(body, name),
-                    )
-            else:
-                for name in tables.UNCHANGED_BY_STOP:
-                    check.equal(
-                        "STOP-RESP-UNCHANGED-FIELDS",
-                        self._where(f"{name} (unchanged by a stop)"),
-                        self.baseline.get(name, MISSING),
-                        field_value(body, name),
-                    )
-            self._judge_stopped_at(expected.after, field_value(body, "stopped_at"), "stopped_at")
-            if expected.after == "stopping" and self.state in ("starting", "active"):
-                value = field_value(body, "stop_requested_at")
-                check.that(
-                    "STOP-TS-STOP-REQUESTED",
-                    parse_timestamp(value) is not None,
-                    self._where("stop_requested_at after a graceful stop"),
-                    "an RFC 3339 timestamp",
-                    value,
-                )
-            self.state = expected.after
-            if isinstance(body, dict) and response.status_code == 200:
-                self.baseline = body
+            judge_stop(check, self._where, self, operation, form, response)
 
         def _judge_stopped_at(self, state: str, value: Any, what: str) -> None:
-            """stopped_at: null while live; a timestamp once stopped; the same instant ever after."""
-            if not stop_model.is_stopped(state):
-                check.equal("STOP-TS-STOPPED-AT", self._where(f"{what} while {state}"), None, value)
-                return
-            if self.stopped_at is None and parse_timestamp(value) is not None:
-                self.stopped_at = value
-            if self.stopped_at is None:
-                check.that(
-                    "STOP-TS-STOPPED-AT", False, self._where(f"{what} once stopped"), "an RFC 3339 timestamp", value
-                )
-            else:
-                check.equal("STOP-TS-STOPPED-AT", self._where(f"{what} (set once)"), self.stopped_at, value)
+            judge_stopped_at(check, self._where, self, state, value, what)
 
         def _ack(self) -> None:
             expected = stop_model.outcome(stop_model.ACK, self.state)
@@ -334,15 +231,12 @@ def test_documented_operation_sequences_follow_the_model(
                     )
             self.baseline = body
 
-    # One graceful rule per body form, not one rule drawing the form: Hypothesis switches whole rules on and off per
-    # example (swarm testing) and draws early values towards the first choice, so a drawn form would mostly be the
-    # first one; separate rules give every form its share even with a small budget.
     for form in GRACEFUL_FORMS:
-        setattr(WorkItemMachine, f"graceful_stop_{form.name.replace('-', '_')}", _graceful_rule(form))
-    machine = _sourceless(WorkItemMachine)
+        setattr(WorkItemMachine, f"graceful_stop_{form.name.replace('-', '_')}", graceful_rule(form))
+    machine = sourceless(WorkItemMachine, __name__)
     if batch.seed is not None:
         machine = seed(batch.seed)(machine)
-    run_state_machine_as_test(machine, settings=_hypothesis_settings(batch, settings))
+    run_state_machine_as_test(machine, settings=hypothesis_settings(batch, settings))
     if harness_failures:
         raise harness_failures[0]
     if off_model and not check.checked:
@@ -350,26 +244,3 @@ def test_documented_operation_sequences_follow_the_model(
             "not verified: no item could be driven as the docs describe up to a stop (the ack and heartbeat cases "
             f"judge those answers); first: {off_model[0]}"
         )
-
-
-def _sourceless(machine: type) -> type:
-    """The machine as a subclass whose source Hypothesis cannot look up.
-
-    Hypothesis hashes a state machine's source to key its example database (off here: `database=None`, and our
-    seeds are explicit). Before Python 3.13, `inspect.getsource` of a class re-parses its whole module on every
-    call: 0.25 s of a run for the 12 model cases. A class of a module that is not loaded has no source to look
-    up, so Hypothesis hashes its name instead.
-    """
-    return type(machine.__name__, (machine,), {"__module__": f"{__name__}.<model case>"})
-
-
-def _graceful_rule(form: tables.BodyForm):
-    """A rule sending a graceful stop in `form`, wherever the docs say what that does."""
-    from hypothesis.stateful import precondition, rule
-
-    @precondition(lambda self: self._live() and stop_model.generable(stop_model.GRACEFUL, self.state))
-    @rule()
-    def graceful_stop(self) -> None:
-        self._run(f"stop {form.name}", lambda: self._stop(stop_model.GRACEFUL, form))
-
-    return graceful_stop

@@ -658,7 +658,7 @@ FAULTS: tuple[Fault, ...] = (
         "409 answers carry error.type conflict_error (conventions/errors), not the work pages' invalid_request_error",
         "app.error_status",
         cells("error_status", {Conflict: (409, "conflict_error")}),
-        violates=("ACK-ERR-CONFLICT",),
+        violates=("ACK-ERR-CONFLICT", "HEARTBEAT-ERR-CONFLICT", "ACK-WORKER-ID-MISMATCH"),
     ),
     Fault(
         "metadata-no-overwrite",
@@ -723,7 +723,14 @@ FAULTS: tuple[Fault, ...] = (
         "store.get",
         lambda rules: replace(rules, read_item=wrong.LastSeenOnRead()),  # one stamp table per emulator
         violates=("GET-RESP-ITEM",),
-        consequences=("ACK-RETRY-SAFE", "UPDATE-ONLY-METADATA", "UPDATE-OMIT-UNCHANGED"),
+        # the suite reads an item back to learn its last heartbeat: a stale read makes its echo stale too
+        consequences=(
+            "ACK-RETRY-SAFE",
+            "UPDATE-ONLY-METADATA",
+            "UPDATE-OMIT-UNCHANGED",
+            "HEARTBEAT-TS-LATEST",
+            "HEARTBEAT-ERR-PRECONDITION",
+        ),
     ),
     Fault(
         "get-answers-text-plain",
