@@ -45,29 +45,47 @@ NO_HEARTBEAT = "NO_HEARTBEAT"
 
 @dataclass(frozen=True)
 class ProtocolStep:
-    """One request of the worker protocol: what is sent and the state the item must be in afterwards.
+    """One request of the worker protocol: what is sent, the state the item must be in afterwards, and the
+    requirements each part of the answer rests on (the step's own endpoint's, so one broken rule fails one).
 
-    `state` None: the docs leave the answer open (a heartbeat while stopping, api-reference §12.18); recorded.
+    `accepted`: the request is not refused (a 4xx answer fails it: e.g. the echo of `last_heartbeat` refused);
+    `ok`: a success is 200 (any other non-4xx status fails it); `requirement`: the resulting state.
+    `state` None: the docs leave the answer open (a heartbeat while stopping, api-reference §12.18); recorded under
+    `requirement`.
     `echo`: the heartbeat sends the previous heartbeat's `last_heartbeat` as expected_last_heartbeat.
     """
 
     name: str
     endpoint: str
     state: str | None
+    requirement: str
+    accepted: str = ""
+    ok: str = ""
     content: bytes | None = None
     params: dict[str, str] = field(default_factory=dict)
     echo: bool = False
     worker_id: bool = False
-    requirement: str = "POLL-WORKER-PROTOCOL"
 
 
 # After the poll: "acknowledges the item it will run, keeps the lease alive with heartbeats, and stops the item".
-# The stop page's drain: stop {} on a live item -> stopping, the worker drains, stop {} again -> stopped.
+# The ack carries the Worker-ID the poll carried: that worker may acknowledge what it was delivered
+# (POLL-WORKER-PROTOCOL). The ack page: "After ack, the first heartbeat usually uses expected_last_heartbeat=
+# NO_HEARTBEAT." The stop page's drain: stop {} on a live item -> stopping, the worker drains, stop {} again.
 WORKER_PROTOCOL: tuple[ProtocolStep, ...] = (
-    ProtocolStep("ack", "ack", "starting", worker_id=True),
-    ProtocolStep("first-heartbeat", "heartbeat", "active", params={"expected_last_heartbeat": NO_HEARTBEAT}),
-    ProtocolStep("echo-heartbeat", "heartbeat", "active", echo=True),
-    ProtocolStep("graceful-stop", "stop", "stopping", content=b"{}", requirement="STOP-DRAIN"),
-    ProtocolStep("heartbeat-while-stopping", "heartbeat", None, echo=True),
-    ProtocolStep("confirm-stop", "stop", "stopped", content=b"{}", requirement="STOP-DRAIN"),
+    ProtocolStep("ack", "ack", "starting", "ACK-TR-QUEUED", "POLL-WORKER-PROTOCOL", "ACK-RESP-OK", worker_id=True),
+    ProtocolStep(
+        "first-heartbeat",
+        "heartbeat",
+        "active",
+        "HEARTBEAT-TR-FIRST",
+        "HEARTBEAT-NO-HEARTBEAT",
+        "HEARTBEAT-RESP-OK",
+        params={"expected_last_heartbeat": NO_HEARTBEAT},
+    ),
+    ProtocolStep(
+        "echo-heartbeat", "heartbeat", "active", "HEARTBEAT-TR-ACTIVE", "HEARTBEAT-ECHO", "HEARTBEAT-RESP-OK", echo=True
+    ),
+    ProtocolStep("graceful-stop", "stop", "stopping", "STOP-DRAIN", "STOP-RESP-OK", "STOP-RESP-OK", content=b"{}"),
+    ProtocolStep("heartbeat-while-stopping", "heartbeat", None, "HEARTBEAT-OPEN-STOPPING", echo=True),
+    ProtocolStep("confirm-stop", "stop", "stopped", "STOP-DRAIN", "STOP-RESP-OK", "STOP-RESP-OK", content=b"{}"),
 )

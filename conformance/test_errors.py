@@ -107,7 +107,9 @@ def _judged(case: InputCase) -> tuple[str, ...]:
 @pytest.mark.parametrize("case", _input_params())
 def test_input_row(case: InputCase, settings, provision, api, check) -> None:
     """One documented input row: a value outside the documented range gets the row's error and changes nothing;
-    the edge just inside the range is answered 200."""
+    the edge just inside the range is not refused as this row's error (400). What else such a request answers is
+    the endpoint's success rules' business, judged by their own cases: blaming this row for a 202 or a 412 would
+    blame the wrong rule."""
     request = REQUESTS[case.endpoint]
     item = provision(request.state) if request.state is not None else None
     environment_id = item["environment_id"] if item is not None else settings.environment_id
@@ -121,8 +123,13 @@ def test_input_row(case: InputCase, settings, provision, api, check) -> None:
         params=case.params,
     )
     if not case.refused:
-        check.equal(case.requirement, f"response status ({case.name}, inside the documented range)", 200,
-                    response.status_code)  # fmt: skip
+        check.that(
+            case.requirement,
+            response.status_code != case.row.status,
+            f"response status ({case.name}, inside the documented range)",
+            f"not {case.row.status} (the value is valid)",
+            response.status_code,
+        )
         return
     expect_error(check, case.requirement, response, row=case.row, envelope=ENVELOPE)
     if item is not None:

@@ -1,0 +1,96 @@
+"""What the plain `pytest` run costs as the suite grows: wall time, HTTP requests, requests per case, per endpoint.
+
+Run from the repo root:  .venv/bin/python benchmarks/work_api_cost.py [--reps 5] [--repo PATH --python PATH]
+
+The plain run (`python -m pytest -q -p no:cacheprovider`, no QODER_* variables: the embedded emulator) is started
+`--reps` times in `--repo` with `--python` (defaults: this checkout and this interpreter), so an older checkout with
+its own virtual environment can be measured by the same script. Requests are counted at the httpx transport by
+benchmarks/record_plugin.py (all of them); per case from the case records (setup, under test, read-back). Reported:
+median wall time, requests, requests per case (median and the largest), and cases and requests per endpoint (a case
+counts for each endpoint its requirement IDs belong to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ENDPOINT_OF_PREFIX = {
+    "CONV": "conventions",
+    "LIST": "list",
+    "POLL": "poll",
+    "GET": "get",
+    "UPDATE": "update_metadata",
+    "ACK": "ack",
+    "HEARTBEAT": "heartbeat",
+    "STOP": "stop",
+    "STATS": "stats",
+}
+
+
+def one_run(repo: Path, python: str, workdir: Path) -> dict:
+    reports = Path(tempfile.mkdtemp(prefix="reports-", dir=workdir))
+    record = Path(tempfile.mkdtemp(prefix="record-", dir=workdir))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QODER_", "PYTEST_"))}
+    env["QODER_BENCH_RECORD_DIR"] = str(record)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "record_plugin", f"--reports-dir={reports}"]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    wall = time.monotonic() - started
+    sent = sum(json.loads(p.read_text())["requests"] for p in record.glob("requests-*.json"))
+    cases = [json.loads(line) for line in (record / "cases.jsonl").read_text().splitlines() if line.strip()]
+    return {"wall": wall, "exit": done.returncode, "sent": sent, "cases": cases,
+            "tail": (done.stdout + done.stderr).strip().splitlines()[-1:]}
+
+
+def endpoints_of(case: dict) -> set[str]:
+    ids = case.get("requirements") or []
+    return {ENDPOINT_OF_PREFIX.get(rid.split("-", 1)[0], "?") for rid in ids}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--repo", type=Path, default=HERE.parent)
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="work-api-bench-") as workdir:
+        runs = [one_run(args.repo, args.python, Path(workdir)) for _ in range(args.reps)]
+    last = runs[-1]
+    per_case = [len(case.get("exchanges", [])) for case in last["cases"]]
+    roles = Counter(e.get("role") for case in last["cases"] for e in case.get("exchanges", []))
+    by_endpoint_cases: Counter = Counter()
+    by_endpoint_requests: Counter = Counter()
+    for case in last["cases"]:
+        for endpoint in endpoints_of(case):
+            by_endpoint_cases[endpoint] += 1
+            by_endpoint_requests[endpoint] += len(case.get("exchanges", []))
+    report = {
+        "repo": str(args.repo),
+        "wall_s_all": [round(r["wall"], 2) for r in runs],
+        "wall_s_median": round(statistics.median(r["wall"] for r in runs), 2),
+        "exit_status": [r["exit"] for r in runs],
+        "last_line": last["tail"],
+        "cases": len(last["cases"]),
+        "http_requests_sent": last["sent"],
+        "requests_in_cases_by_role": dict(roles),
+        "requests_per_case_median": statistics.median(per_case) if per_case else None,
+        "requests_per_case_max": max(per_case, default=None),
+        "cases_by_endpoint": dict(sorted(by_endpoint_cases.items())),
+        "requests_by_endpoint": dict(sorted(by_endpoint_requests.items())),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
