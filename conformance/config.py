@@ -145,7 +145,10 @@ VARIABLES: tuple[Variable, ...] = (
         "QODER_OTHER_ENVIRONMENT_ID",
         "other_environment_id",
         "env_id",
-        meaning="a second self_hosted environment the PAT may use (the 404 case); unset: not verified",
+        meaning=(
+            "a second self_hosted environment the PAT may use (the 404 case; the poll and stats cases queue their"
+            " items there, away from the other cases' items); unset: the 404 case is not verified"
+        ),
     ),
     Variable(
         "QODER_FORBIDDEN_PAT",
