@@ -60,17 +60,20 @@ class SuiteRun:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_suite(workdir: Path, extra_env: dict[str, str], pytest_args: list[str]) -> SuiteRun:
+def run_suite(
+    workdir: Path, extra_env: dict[str, str], pytest_args: list[str], *, repo: Path = REPO, python: str = sys.executable
+) -> SuiteRun:
+    """One suite run as a fresh process (`repo` and `python`: another checkout with its own virtualenv)."""
     reports_dir = Path(tempfile.mkdtemp(prefix="reports-", dir=workdir))
     record_dir = Path(tempfile.mkdtemp(prefix="record-", dir=workdir))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QODER_", "PYTEST_"))}
     env.update(extra_env)
     env["QODER_BENCH_RECORD_DIR"] = str(record_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "record_plugin"]
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "record_plugin"]
     command += [f"--reports-dir={reports_dir}", *pytest_args]
     started = time.monotonic()
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
     wall = time.monotonic() - started
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-3:])
     return SuiteRun(wall, done.returncode, reports_dir, record_dir, tail)

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from suite_run import REPO, run_suite
+
 ENDPOINT_OF_PREFIX = {
     "CONV": "conventions",
     "LIST": "list",
@@ -37,22 +35,6 @@ ENDPOINT_OF_PREFIX = {
 }
 
 
-def one_run(repo: Path, python: str, workdir: Path) -> dict:
-    reports = Path(tempfile.mkdtemp(prefix="reports-", dir=workdir))
-    record = Path(tempfile.mkdtemp(prefix="record-", dir=workdir))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QODER_", "PYTEST_"))}
-    env["QODER_BENCH_RECORD_DIR"] = str(record)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "record_plugin", f"--reports-dir={reports}"]
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
-    wall = time.monotonic() - started
-    sent = sum(json.loads(p.read_text())["requests"] for p in record.glob("requests-*.json"))
-    cases = [json.loads(line) for line in (record / "cases.jsonl").read_text().splitlines() if line.strip()]
-    return {"wall": wall, "exit": done.returncode, "sent": sent, "cases": cases,
-            "tail": (done.stdout + done.stderr).strip().splitlines()[-1:]}
-
-
 def endpoints_of(case: dict) -> set[str]:
     ids = case.get("requirements") or []
     return {ENDPOINT_OF_PREFIX.get(rid.split("-", 1)[0], "?") for rid in ids}
@@ -61,28 +43,30 @@ def endpoints_of(case: dict) -> set[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--repo", type=Path, default=HERE.parent)
+    parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="work-api-bench-") as workdir:
-        runs = [one_run(args.repo, args.python, Path(workdir)) for _ in range(args.reps)]
-    last = runs[-1]
-    per_case = [len(case.get("exchanges", [])) for case in last["cases"]]
-    roles = Counter(e.get("role") for case in last["cases"] for e in case.get("exchanges", []))
+        runs = [run_suite(Path(workdir), {}, [], repo=args.repo, python=args.python) for _ in range(args.reps)]
+        last = runs[-1]
+        cases = last.cases()
+        sent = last.requests_sent()
+    per_case = [len(case.get("exchanges", [])) for case in cases]
+    roles = Counter(e.get("role") for case in cases for e in case.get("exchanges", []))
     by_endpoint_cases: Counter = Counter()
     by_endpoint_requests: Counter = Counter()
-    for case in last["cases"]:
+    for case in cases:
         for endpoint in endpoints_of(case):
             by_endpoint_cases[endpoint] += 1
             by_endpoint_requests[endpoint] += len(case.get("exchanges", []))
     report = {
         "repo": str(args.repo),
-        "wall_s_all": [round(r["wall"], 2) for r in runs],
-        "wall_s_median": round(statistics.median(r["wall"] for r in runs), 2),
-        "exit_status": [r["exit"] for r in runs],
-        "last_line": last["tail"],
-        "cases": len(last["cases"]),
-        "http_requests_sent": last["sent"],
+        "wall_s_all": [round(r.wall_s, 2) for r in runs],
+        "wall_s_median": round(statistics.median(r.wall_s for r in runs), 2),
+        "exit_status": [r.returncode for r in runs],
+        "last_line": last.tail.splitlines()[-1:],
+        "cases": len(cases),
+        "http_requests_sent": sent,
         "requests_in_cases_by_role": dict(roles),
         "requests_per_case_median": statistics.median(per_case) if per_case else None,
         "requests_per_case_max": max(per_case, default=None),
