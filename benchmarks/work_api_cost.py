@@ -22,22 +22,12 @@ from pathlib import Path
 
 from suite_run import REPO, run_suite
 
-ENDPOINT_OF_PREFIX = {
-    "CONV": "conventions",
-    "LIST": "list",
-    "POLL": "poll",
-    "GET": "get",
-    "UPDATE": "update_metadata",
-    "ACK": "ack",
-    "HEARTBEAT": "heartbeat",
-    "STOP": "stop",
-    "STATS": "stats",
-}
+from conformance import catalogue
 
 
 def endpoints_of(case: dict) -> set[str]:
     ids = case.get("requirements") or []
-    return {ENDPOINT_OF_PREFIX.get(rid.split("-", 1)[0], "?") for rid in ids}
+    return {catalogue.endpoint_of(rid) for rid in ids}
 
 
 def main() -> None:

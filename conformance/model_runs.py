@@ -34,6 +34,23 @@ STOPPED_ITEM_FIELDS = (*tables.UNCHANGED_BY_STOP, "state", "latest_heartbeat_at"
 # (one long case would set the run's length however many workers there are). Each case has its own fixed seed.
 EXAMPLES_PER_CASE = 5
 
+# The Stop requirements a model case judges a stop answer under (judge_stop): both model cases carry them.
+STOP_REQUIREMENTS = (
+    "STOP-TR-QUEUED",
+    "STOP-TR-LIVE-GRACEFUL",
+    "STOP-TR-STOPPING-CONFIRM",
+    "STOP-TR-STOPPED-IDEMPOTENT",
+    "STOP-TR-FORCE",
+    "STOP-BODY-OPTIONAL",
+    "STOP-BODY-GRACEFUL",
+    "STOP-BODY-FORCE",
+    "STOP-RESP-OK",
+    "STOP-RESP-PERSISTED",
+    "STOP-RESP-UNCHANGED-FIELDS",
+    "STOP-TS-STOPPED-AT",
+    "STOP-TS-STOP-REQUESTED",
+)
+
 
 @dataclass(frozen=True)
 class Batch:

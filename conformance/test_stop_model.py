@@ -38,6 +38,7 @@ from conformance.expectations import body_of
 from conformance.model_runs import (
     FORCE_FORM,
     GRACEFUL_FORMS,
+    STOP_REQUIREMENTS,
     Batch,
     graceful_rule,
     hypothesis_settings,
@@ -54,21 +55,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrize_batches(metafunc)
 
 
-@pytest.mark.req(
-    "STOP-TR-QUEUED",
-    "STOP-TR-LIVE-GRACEFUL",
-    "STOP-TR-STOPPING-CONFIRM",
-    "STOP-TR-STOPPED-IDEMPOTENT",
-    "STOP-TR-FORCE",
-    "STOP-BODY-OPTIONAL",
-    "STOP-BODY-GRACEFUL",
-    "STOP-BODY-FORCE",
-    "STOP-RESP-OK",
-    "STOP-RESP-PERSISTED",
-    "STOP-RESP-UNCHANGED-FIELDS",
-    "STOP-TS-STOPPED-AT",
-    "STOP-TS-STOP-REQUESTED",
-)
+@pytest.mark.req(*STOP_REQUIREMENTS)
 @pytest.mark.slow
 def test_documented_operation_sequences_follow_the_model(
     start: str, batch: Batch, settings, api, provision, check

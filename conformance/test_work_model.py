@@ -49,6 +49,7 @@ from conformance.expectations import body_of, expect_fields_unchanged
 from conformance.model_runs import (
     FORCE_FORM,
     GRACEFUL_FORMS,
+    STOP_REQUIREMENTS,
     Batch,
     hypothesis_settings,
     judge_stop,
@@ -117,19 +118,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     "UPDATE-ONLY-METADATA",
     "GET-RESP-OK",
     "GET-RESP-ITEM",
-    "STOP-TR-QUEUED",
-    "STOP-TR-LIVE-GRACEFUL",
-    "STOP-TR-STOPPING-CONFIRM",
-    "STOP-TR-STOPPED-IDEMPOTENT",
-    "STOP-TR-FORCE",
-    "STOP-BODY-OPTIONAL",
-    "STOP-BODY-GRACEFUL",
-    "STOP-BODY-FORCE",
-    "STOP-RESP-OK",
-    "STOP-RESP-PERSISTED",
-    "STOP-RESP-UNCHANGED-FIELDS",
-    "STOP-TS-STOPPED-AT",
-    "STOP-TS-STOP-REQUESTED",
+    *STOP_REQUIREMENTS,
 )
 @pytest.mark.slow
 def test_every_operation_follows_the_model(start: str, batch: Batch, settings, api, provision, check) -> None:
