@@ -9,9 +9,10 @@ it; a requirement outside both lists never fails, and an UNSPECIFIED requirement
 Each case runs the whole conformance suite as a subprocess, over loopback sockets, against `python -m qoder_emulator`
 started with one `--fault NAME` or one pairwise combination of `--dialect NAME=VALUE` (tools/fault_table.py does
 the running and reads the run's summary.json and junit.xml). A fault that no case catches fails here; so does a
-test of the suite that is weakened until it no longer sees a fault. Budget: ~8 s per run (the whole
-work API suite), 118 runs (106 faults, 12 dialect combinations): about 10 minutes with `-n 2` on 2 cores. Each run is the whole suite,
-as a vendor runs it (no `-m must` selection); only the client-side rate limits are off (tools/fault_table.py).
+test of the suite that is weakened until it no longer sees a fault. Budget: ~8 s per run (the whole work API
+suite), 118 runs (106 faults, 12 dialect combinations): about 10 minutes with `-n 2` on 2 cores. Each run is
+the whole suite, as a vendor runs it (no `-m must` selection); only the client-side rate limits are off
+(tools/fault_table.py).
 
 With QODER_META_RESULTS=DIR every run is also saved as JSON in DIR, from which
 `python tools/fault_table.py --run` writes docs/fault-table.md.
