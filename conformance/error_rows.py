@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from conformance import tables
 from conformance.tables import INVALID_JSON_BODIES, ErrorRow
 
 JSON = {"Content-Type": "application/json"}
@@ -57,7 +58,7 @@ ITEM_ENDPOINTS = tuple(name for name, request in REQUESTS.items() if request.sta
 
 # How a request can fail the access rules. `unknown-token`, `no-authorization`, `non-bearer-scheme` and
 # `empty-bearer` are the 401 row's "PAT invalid"; `expired-pat` its "expired" (needs QODER_EXPIRED_PAT).
-UNAUTHENTICATED_PRESENTATIONS = ("no-authorization", "non-bearer-scheme", "unknown-token", "empty-bearer")
+UNAUTHENTICATED_PRESENTATIONS = tuple(tables.UNAUTHENTICATED)  # what each sends: tables.UNAUTHENTICATED
 ACCESS_KINDS = (
     "not-self-hosted",
     "unauthenticated",

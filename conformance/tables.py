@@ -7,7 +7,10 @@ clients or fixtures.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 STATES = ("queued", "starting", "active", "stopping", "stopped")
 LIVE_STATES = ("queued", "starting", "active", "stopping")
@@ -129,3 +132,18 @@ INVALID_JSON_BODIES: dict[str, bytes] = {
     "missing-value": b'{"force": }',
     "unclosed-string": b'{"force": "tru}',
 }
+
+
+# How a request can be unauthenticated, the 401 row's "PAT invalid" on every page: name -> the headers it sends,
+# given the configured PAT (a Secret; only the non-Bearer scheme reveals it, to present it the wrong way).
+UNAUTHENTICATED: dict[str, Callable[[Any], dict[str, str]]] = {
+    "no-authorization": lambda pat: {},
+    "non-bearer-scheme": lambda pat: {"Authorization": f"Token {pat.reveal()}"},
+    "unknown-token": lambda pat: {"Authorization": "Bearer pt-conformance-" + secrets.token_hex(12)},
+    "empty-bearer": lambda pat: {"Authorization": "Bearer "},
+}
+
+
+def unknown_id(prefix: str) -> str:
+    """An ID of the documented shape that no server has issued (random, so it cannot collide)."""
+    return prefix + secrets.token_hex(16)

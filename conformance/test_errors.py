@@ -9,35 +9,16 @@ edge) delivers an item only leaves it to be redelivered.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import pytest
 
-from conformance import error_rows
+from conformance import error_rows, tables
 from conformance.client import USE_PAT
 from conformance.error_rows import ACCESS_ROWS, INPUT_CASES, REQUESTS, AccessRow, InputCase
 from conformance.expectations import expect_error, expect_untouched
 
 ENVELOPE = "CONV-ERR-ENVELOPE"
-
-
-def _unknown_id(prefix: str) -> str:
-    """An ID of the documented shape that no server has issued (random, so it cannot collide)."""
-    return prefix + secrets.token_hex(16)
-
-
-def _unauthenticated_headers(presentation: str, pat: Any) -> dict[str, str]:
-    """The Authorization header of one way of being unauthenticated (error_rows.UNAUTHENTICATED_PRESENTATIONS)."""
-    if presentation == "no-authorization":
-        return {}
-    if presentation == "non-bearer-scheme":
-        return {"Authorization": f"Token {pat.reveal()}"}
-    if presentation == "unknown-token":
-        return {"Authorization": "Bearer pt-conformance-" + secrets.token_hex(12)}
-    if presentation == "empty-bearer":
-        return {"Authorization": "Bearer "}
-    raise ValueError(presentation)
 
 
 def _access_params() -> list[Any]:
@@ -65,7 +46,7 @@ def test_access_row(access: AccessRow, variant: str, settings, provision, api, c
         settings.require("other_environment_id")
         environment_id = settings.other_environment_id
     elif access.kind == "not-found-env":
-        environment_id = _unknown_id("env_")
+        environment_id = tables.unknown_id("env_")
     elif access.kind == "expired-pat":
         settings.require("expired_pat")
         token = settings.expired_pat
@@ -73,7 +54,7 @@ def test_access_row(access: AccessRow, variant: str, settings, provision, api, c
         settings.require("forbidden_pat")
         token = settings.forbidden_pat
     elif access.kind == "unauthenticated":
-        headers.update(_unauthenticated_headers(variant, settings.pat))
+        headers.update(tables.UNAUTHENTICATED[variant](settings.pat))
         token = None
     elif access.kind == "x-api-key":
         headers["x-api-key"] = settings.pat
@@ -82,7 +63,7 @@ def test_access_row(access: AccessRow, variant: str, settings, provision, api, c
     work_id = None
     if request.state is not None:
         if access.kind == "not-found-work":
-            work_id = _unknown_id("work_")
+            work_id = tables.unknown_id("work_")
         else:
             item = provision(request.state)
             work_id = item["id"]

@@ -6,19 +6,12 @@ with a GET afterwards, that the item is exactly as provisioned.
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from conformance import tables
 from conformance.expectations import expect_error, expect_untouched
 
 JSON = {"Content-Type": "application/json"}
-
-
-def _unknown_id(prefix: str) -> str:
-    """An ID of the documented shape that no server has issued (random, so it cannot collide)."""
-    return prefix + secrets.token_hex(16)
 
 
 @pytest.mark.parametrize("content", [pytest.param(body, id=name) for name, body in tables.INVALID_JSON_BODIES.items()])
@@ -39,20 +32,11 @@ def test_environment_not_self_hosted(settings, provision, api, check) -> None:
     expect_untouched(check, "STOP-ERR-NOT-SELF-HOSTED", api, item)
 
 
-# How each unauthenticated request presents itself: (case id, headers builder). `pat` is the configured PAT.
-UNAUTHENTICATED = {
-    "no-authorization": lambda pat: {},
-    "non-bearer-scheme": lambda pat: {"Authorization": f"Token {pat.reveal()}"},
-    "unknown-token": lambda pat: {"Authorization": "Bearer pt-conformance-" + secrets.token_hex(12)},
-    "empty-bearer": lambda pat: {"Authorization": "Bearer "},
-}
-
-
-@pytest.mark.parametrize("presentation", list(UNAUTHENTICATED), ids=list(UNAUTHENTICATED))
+@pytest.mark.parametrize("presentation", list(tables.UNAUTHENTICATED), ids=list(tables.UNAUTHENTICATED))
 @pytest.mark.req("STOP-ERR-UNAUTHENTICATED", "STOP-ERR-ENVELOPE")
 def test_unauthenticated(presentation: str, settings, provision, api, check) -> None:
     item = provision("active")
-    headers = {**JSON, **UNAUTHENTICATED[presentation](settings.pat)}
+    headers = {**JSON, **tables.UNAUTHENTICATED[presentation](settings.pat)}
     response = api.stop(item["environment_id"], item["id"], content=b"{}", headers=headers, token=None)
     expect_error(check, "STOP-ERR-UNAUTHENTICATED", response)
     expect_untouched(check, "STOP-ERR-UNAUTHENTICATED", api, item)
@@ -88,14 +72,14 @@ def test_pat_of_another_principal(settings, provision, api, check) -> None:
 @pytest.mark.req("STOP-ERR-NOT-FOUND-ENV", "STOP-ERR-ENVELOPE")
 def test_unknown_environment(provision, api, check) -> None:
     item = provision("active")
-    response = api.stop(_unknown_id("env_"), item["id"], content=b"{}", headers=JSON)
+    response = api.stop(tables.unknown_id("env_"), item["id"], content=b"{}", headers=JSON)
     expect_error(check, "STOP-ERR-NOT-FOUND-ENV", response)
     expect_untouched(check, "STOP-ERR-NOT-FOUND-ENV", api, item)
 
 
 @pytest.mark.req("STOP-ERR-NOT-FOUND-WORK", "STOP-ERR-ENVELOPE")
 def test_unknown_work_item(settings, api, check) -> None:
-    response = api.stop(settings.environment_id, _unknown_id("work_"), content=b"{}", headers=JSON)
+    response = api.stop(settings.environment_id, tables.unknown_id("work_"), content=b"{}", headers=JSON)
     expect_error(check, "STOP-ERR-NOT-FOUND-WORK", response)
 
 
